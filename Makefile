@@ -1,0 +1,150 @@
+# dsv4 - the one entry point.
+#
+#   make            static + shared library and the dsv4 program (build/)
+#   make run        build, then `dsv4 verify` on the shipped golden vectors
+#   make test       install Criterion/MPFR if missing, build and run every test
+#   make golden     regenerate golden/ with the MPFR oracle and check MANIFEST
+#   make bench      dsv4 bench
+#   make install PREFIX=/usr/local
+#   make fuzz       libFuzzer target for the safetensors reader (clang)
+#
+# Variables: CC (gcc or clang), SAN=1 (AddressSanitizer + UBSan build),
+# BUILD (output folder, default build or build-san), DSV4_EXHAUSTIVE=0 (tests
+# sample the 2^32 sweeps instead of running them all).
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+SAN     ?= 0
+ifeq ($(SAN),1)
+BUILD   ?= build-san
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPTLEVEL = -O1 -g
+else
+BUILD   ?= build
+SANFLAGS =
+OPTLEVEL = -O2 -g
+endif
+
+WARN     = -std=c11 -Wall -Wextra -Wpedantic
+CPPFLAGS = -Iinclude -Iref -Iopt -D_POSIX_C_SOURCE=200809L
+# ref: no contraction into FMA, no fast-math: its bits depend only on input bits.
+REF_FLAGS = -ffp-contract=off -fno-fast-math
+BASEFLAGS = $(WARN) $(OPTLEVEL) -fPIC $(SANFLAGS)
+LDLIBS   = -lpthread -lm
+
+MACHINE := $(shell $(CC) -dumpmachine)
+ifneq (,$(findstring x86_64,$(MACHINE)))
+X86 = 1
+endif
+
+AVX2_FLAGS   = -mavx2 -mfma
+AVX512_FLAGS = -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma
+
+REF_SRC  = $(sort $(wildcard ref/*.c))
+OPT_ALL  = $(sort $(wildcard opt/*.c))
+OPT_ISA  = $(filter %_avx2.c %_avx512.c,$(OPT_ALL))
+OPT_PORT = $(filter-out $(OPT_ISA),$(OPT_ALL))
+ifdef X86
+OPT_SRC  = $(OPT_ALL)
+else
+OPT_SRC  = $(OPT_PORT)
+endif
+TOOL_LIB_SRC = $(filter-out tools/main.c,$(sort $(wildcard tools/*.c)))
+TEST_SRC = $(sort $(wildcard tests/test_*.c))
+ORACLE_SRC = $(sort $(wildcard golden/oracle/*.c))
+
+LIB_OBJ  = $(REF_SRC:%.c=$(BUILD)/%.o) $(OPT_SRC:%.c=$(BUILD)/%.o)
+TOOL_OBJ = $(TOOL_LIB_SRC:%.c=$(BUILD)/%.o)
+TESTS    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+HEADERS  = include/dsv4.h $(wildcard ref/*.h opt/*.h tools/*.h tests/*.h golden/oracle/*.h)
+
+.PHONY: all lib run test test-build golden golden-check bench install uninstall clean fuzz check-deps
+
+all: lib $(BUILD)/dsv4
+
+lib: $(BUILD)/libdsv4.a $(BUILD)/libdsv4.so
+
+$(BUILD)/ref/%.o: ref/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(REF_FLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/opt/%_avx2.o: opt/%_avx2.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(AVX2_FLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/opt/%_avx512.o: opt/%_avx512.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(AVX512_FLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/opt/%.o: opt/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tools/%.o: tools/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itools $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libdsv4.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libdsv4.so: $(LIB_OBJ)
+	$(CC) -shared $(SANFLAGS) -Wl,-soname,libdsv4.so.0 -o $@ $^ $(LDLIBS)
+
+$(BUILD)/dsv4: $(BUILD)/tools/main.o $(TOOL_OBJ) $(BUILD)/libdsv4.a
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- tests (Criterion) -----------------------------------------------------
+$(BUILD)/tests/%: tests/%.c $(TOOL_OBJ) $(BUILD)/libdsv4.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itools -Itests $(BASEFLAGS) $(CFLAGS) -o $@ $< $(TOOL_OBJ) $(BUILD)/libdsv4.a -lcriterion $(LDLIBS)
+
+check-deps:
+	@sh scripts/install-deps.sh
+
+test-build: $(TESTS) $(BUILD)/dsv4 $(BUILD)/oracle
+
+test: check-deps
+	@$(MAKE) --no-print-directory test-build
+	@sh scripts/run-tests.sh $(BUILD)
+
+run: all
+	$(BUILD)/dsv4 verify
+
+# ---- MPFR oracle and golden vectors ------------------------------------------
+$(BUILD)/oracle: $(ORACLE_SRC) $(BUILD)/libdsv4.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Igolden/oracle $(BASEFLAGS) $(CFLAGS) -o $@ $(ORACLE_SRC) $(BUILD)/libdsv4.a -lmpfr -lgmp $(LDLIBS)
+
+golden: check-deps
+	@$(MAKE) --no-print-directory $(BUILD)/oracle $(BUILD)/dsv4
+	@sh scripts/golden.sh $(BUILD) regen
+
+golden-check: $(BUILD)/oracle
+	@sh scripts/golden.sh $(BUILD) check
+
+bench: all
+	$(BUILD)/dsv4 bench
+
+# ---- fuzzing (clang's libFuzzer) ---------------------------------------------
+fuzz:
+	@sh scripts/fuzz.sh
+
+# ---- install -----------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/dsv4.h $(DESTDIR)$(PREFIX)/include/dsv4.h
+	install -m 644 $(BUILD)/libdsv4.a $(DESTDIR)$(PREFIX)/lib/libdsv4.a
+	install -m 755 $(BUILD)/libdsv4.so $(DESTDIR)$(PREFIX)/lib/libdsv4.so.0
+	ln -sf libdsv4.so.0 $(DESTDIR)$(PREFIX)/lib/libdsv4.so
+	install -m 755 $(BUILD)/dsv4 $(DESTDIR)$(PREFIX)/bin/dsv4
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' dsv4.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dsv4.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/dsv4.h $(DESTDIR)$(PREFIX)/lib/libdsv4.a \
+	      $(DESTDIR)$(PREFIX)/lib/libdsv4.so $(DESTDIR)$(PREFIX)/lib/libdsv4.so.0 \
+	      $(DESTDIR)$(PREFIX)/bin/dsv4 $(DESTDIR)$(PREFIX)/lib/pkgconfig/dsv4.pc
+
+clean:
+	rm -rf build build-san build-clang build-fuzz

@@ -1,0 +1,146 @@
+/* pool.c - a small persistent pthread pool for opt/.
+ *
+ * dsv4_pool_run(n, fn, ctx) runs fn(ctx, i) for i in [0, n).  Threads claim
+ * task indices from a shared counter; which thread runs a task never changes
+ * what the task computes, so results are independent of the thread count.
+ * The calling thread works too.  One job runs at a time (a mutex serialises
+ * callers); a call made from inside a task runs inline.
+ *
+ * Thread count: dsv4_threads_set(), else DSV4_THREADS, else the number of
+ * online CPUs, capped at DSV4_MAX_THREADS. */
+#include "opt.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define DSV4_MAX_THREADS 256
+
+static pthread_mutex_t submit_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t done = PTHREAD_COND_INITIALIZER;
+
+static int n_threads;        /* configured, including the caller; 0 = unset */
+static int n_workers;        /* started helper threads */
+static pthread_t workers[DSV4_MAX_THREADS];
+static unsigned long generation;
+static int busy_workers;
+static int active_workers;    /* workers taking part in the current job */
+
+static dsv4_task_fn job_fn;
+static void *job_ctx;
+static size_t job_n;
+static atomic_size_t next_task;
+
+static _Thread_local int in_task;
+
+static int default_threads(void) {
+    const char *env = getenv("DSV4_THREADS");
+    if (env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end == '\0' && v >= 1 && v <= DSV4_MAX_THREADS) return (int)v;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    if (n > DSV4_MAX_THREADS) n = DSV4_MAX_THREADS;
+    return (int)n;
+}
+
+static void drain(void) {
+    in_task = 1;
+    for (;;) {
+        size_t i = atomic_fetch_add(&next_task, 1);
+        if (i >= job_n) break;
+        job_fn(job_ctx, i);
+    }
+    in_task = 0;
+}
+
+static void *worker_main(void *arg) {
+    int id = (int)(intptr_t)arg;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&lock);
+    for (;;) {
+        while (generation == seen) pthread_cond_wait(&wake, &lock);
+        seen = generation;
+        if (id >= active_workers) continue; /* not part of this job */
+        pthread_mutex_unlock(&lock);
+        drain();
+        pthread_mutex_lock(&lock);
+        if (--busy_workers == 0) pthread_cond_signal(&done);
+    }
+    return NULL;
+}
+
+/* Start helper threads up to n_threads - 1 (never stops any: a smaller
+ * count just leaves some idle, since only n_threads - 1 are woken). */
+static dsv4_status ensure_workers(void) {
+    if (n_threads == 0) n_threads = default_threads();
+    while (n_workers < n_threads - 1) {
+        if (pthread_create(&workers[n_workers], NULL, worker_main, (void *)(intptr_t)n_workers) != 0)
+            return DSV4_E_THREAD;
+        pthread_detach(workers[n_workers]);
+        n_workers++;
+    }
+    return DSV4_OK;
+}
+
+dsv4_status dsv4_threads_set(int n) {
+    if (n < 1 || n > DSV4_MAX_THREADS) return DSV4_E_ARG;
+    pthread_mutex_lock(&submit_lock);
+    n_threads = n;
+    pthread_mutex_unlock(&submit_lock);
+    return DSV4_OK;
+}
+
+int dsv4_threads_get(void) {
+    pthread_mutex_lock(&submit_lock);
+    if (n_threads == 0) n_threads = default_threads();
+    int n = n_threads;
+    pthread_mutex_unlock(&submit_lock);
+    return n;
+}
+
+static void run_inline(size_t n_tasks, dsv4_task_fn fn, void *ctx) {
+    for (size_t i = 0; i < n_tasks; i++) fn(ctx, i);
+}
+
+dsv4_status dsv4_pool_run(size_t n_tasks, dsv4_task_fn fn, void *ctx) {
+    if (!fn) return DSV4_E_NULL;
+    if (n_tasks == 0) return DSV4_OK;
+    if (in_task || n_tasks == 1) {
+        run_inline(n_tasks, fn, ctx);
+        return DSV4_OK;
+    }
+    pthread_mutex_lock(&submit_lock);
+    dsv4_status st = ensure_workers();
+    if (st != DSV4_OK || n_threads == 1) {
+        pthread_mutex_unlock(&submit_lock);
+        if (st == DSV4_OK) run_inline(n_tasks, fn, ctx);
+        return st;
+    }
+    /* Workers 0 .. n_threads-2 take part; any extra ones started under a
+     * larger earlier setting wake, see they are not needed and sleep again. */
+    pthread_mutex_lock(&lock);
+    job_fn = fn;
+    job_ctx = ctx;
+    job_n = n_tasks;
+    atomic_store(&next_task, 0);
+    active_workers = n_threads - 1;
+    busy_workers = active_workers;
+    generation++;
+    pthread_cond_broadcast(&wake);
+    pthread_mutex_unlock(&lock);
+
+    drain();
+
+    pthread_mutex_lock(&lock);
+    while (busy_workers > 0) pthread_cond_wait(&done, &lock);
+    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&submit_lock);
+    return DSV4_OK;
+}

@@ -1,0 +1,50 @@
+/* internal.h - declarations shared inside the library (not installed).
+ * Size checks, the thread pool and the dispatch tables live here so that ref/,
+ * opt/ and tools/ use one definition of each. */
+#ifndef DSV4_INTERNAL_H
+#define DSV4_INTERNAL_H
+
+#include "dsv4.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* a * b into *out; 0 on overflow (then *out is left unchanged). */
+static inline int dsv4_mul_ok(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+/* Bit casts between float and its IEEE-754 binary32 pattern. */
+static inline uint32_t dsv4_f32_bits(float x) {
+    union { float f; uint32_t u; } v;
+    v.f = x;
+    return v.u;
+}
+static inline float dsv4_f32_from_bits(uint32_t u) {
+    union { float f; uint32_t u; } v;
+    v.u = u;
+    return v.f;
+}
+
+/* ---- thread pool (opt/pool.c) ------------------------------------------ */
+/* Calls fn(ctx, i) for every i in [0, n_tasks), spread over the pool's
+ * threads.  Task i always does the same work whatever the thread count, so
+ * results are independent of it as long as tasks write disjoint outputs.
+ * Runs inline when n_tasks <= 1 or one thread is configured. */
+typedef void (*dsv4_task_fn)(void *ctx, size_t task);
+dsv4_status dsv4_pool_run(size_t n_tasks, dsv4_task_fn fn, void *ctx);
+
+/* ---- quantizer configuration check (ref/quant.c) ------------------------ */
+/* Validates cfg and shape; fills the tile grid and byte counts. */
+typedef struct dsv4_quant_geom {
+    size_t tiles_r, tiles_c;   /* tile grid */
+    size_t code_bytes;         /* bytes of codes */
+    size_t scale_bytes;        /* = tiles_r * tiles_c */
+    size_t row_code_bytes;     /* bytes of codes per tensor row */
+} dsv4_quant_geom;
+dsv4_status dsv4_quant_check(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                             dsv4_quant_geom *g);
+
+#endif
