@@ -108,7 +108,7 @@ static int tile_amax(const float *x, const tile *t, float *amax) {
  * and m = ceil(log2 M) (M is not a power of two), the answer is a - m or
  * a - m + 1; one exact comparison in double decides. */
 static int scale_exponent(float amax, dsv4_fmt fmt, dsv4_scale_rule rule) {
-    elem_info info;
+    elem_info info = {0};
     elem_info_of(fmt, &info);
     float floor_v = dsv4_f32_from_bits(info.floor_bits);
     float a_prime = amax > floor_v ? amax : floor_v;
