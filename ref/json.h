@@ -43,6 +43,11 @@ void dsv4_json_free(dsv4_json *v);
 /* Member of an object; NULL if v is not an object or has no such key. */
 const dsv4_json *dsv4_json_get(const dsv4_json *v, const char *key);
 
+/* 1 when s[0..n) is well-formed UTF-8 (no overlong forms, no surrogates,
+ * nothing above U+10FFFF), else 0.  The parser itself passes bytes >= 0x80
+ * through unchecked; safetensors headers must be valid UTF-8. */
+int dsv4_utf8_valid(const char *s, size_t n);
+
 /* A growable text buffer for writing JSON.  Any allocation failure sets oom;
  * later calls then do nothing. */
 typedef struct dsv4_sbuf {
