@@ -1,0 +1,205 @@
+/* bench.c - `dsv4 bench [--quick]`: the machine's limits, then ref and opt
+ * timings per kernel as fractions of them.
+ *
+ * Every kernel is one row of `cases` below (later operators add rows).  A
+ * row is timed with ref once (ref is single-threaded) and with opt on one
+ * thread and on all threads; the best of several repetitions counts.
+ * Reported: ns per element, input GB/s (bytes of the kernel's input tensor
+ * per second), opt/ref speedup, opt input-GB/s as a fraction of the measured
+ * copy bandwidth, and the issue's targets: on one thread, input bandwidth
+ * >= 0.5 x copy bandwidth and opt >= 8 x ref. */
+#include "cli.h"
+#include "machine.h"
+#include "registry.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Buffers shared by all rows, sized for the largest. */
+typedef struct bench_bufs {
+    size_t rows, cols; /* x is [rows, cols] */
+    float *x;          /* [rows, cols] input */
+    float *y;          /* [rows, cols] float output */
+    uint8_t *codes;    /* [rows, cols] x 2 bytes (BF16 codes are the widest) */
+    uint8_t *scales;   /* [rows, cols] upper bound of any tile grid */
+} bench_bufs;
+
+typedef struct bench_case bench_case;
+struct bench_case {
+    const char *name;
+    dsv4_fmt fmt;      /* encode rows */
+    dsv4_quant_cfg q;  /* quantizer rows */
+    double flops_per_elem; /* 0: memory-bound, no FLOP ratio shown */
+    dsv4_status (*run)(const bench_case *c, dsv4_impl impl, bench_bufs *b);
+};
+
+static dsv4_status run_encode(const bench_case *c, dsv4_impl impl, bench_bufs *b) {
+    size_t n = b->rows * b->cols;
+    return impl == DSV4_IMPL_REF ? dsv4_ref_encode(c->fmt, b->x, b->codes, n)
+                                 : dsv4_opt_encode(c->fmt, b->x, b->codes, n);
+}
+
+static dsv4_status run_quant(const bench_case *c, dsv4_impl impl, bench_bufs *b) {
+    return impl == DSV4_IMPL_REF ? dsv4_ref_quant(&c->q, b->x, b->rows, b->cols, b->codes, b->scales)
+                                 : dsv4_opt_quant(&c->q, b->x, b->rows, b->cols, b->codes, b->scales);
+}
+
+static dsv4_status run_fake_quant(const bench_case *c, dsv4_impl impl, bench_bufs *b) {
+    return impl == DSV4_IMPL_REF ? dsv4_ref_fake_quant(&c->q, b->x, b->y, b->rows, b->cols)
+                                 : dsv4_opt_fake_quant(&c->q, b->x, b->y, b->rows, b->cols);
+}
+
+#define NO_Q {DSV4_FMT_E2M1, 1, 1, DSV4_SCALE_RCEIL}
+
+static const bench_case cases[] = {
+    {"encode bf16", DSV4_FMT_BF16, NO_Q, 0, run_encode},
+    {"encode e4m3", DSV4_FMT_E4M3, NO_Q, 0, run_encode},
+    {"encode e5m2", DSV4_FMT_E5M2, NO_Q, 0, run_encode},
+    {"encode e2m1", DSV4_FMT_E2M1, NO_Q, 0, run_encode},
+    {"encode ue8m0", DSV4_FMT_UE8M0, NO_Q, 0, run_encode},
+    {"fp4 fake_quant 1x32", DSV4_FMT_E2M1, DSV4_QUANT_FP4_ACT, 0, run_fake_quant},
+    {"fp4 quant+pack 1x32", DSV4_FMT_E2M1, DSV4_QUANT_FP4_ACT, 0, run_quant},
+    {"e4m3 fake_quant 1x128", DSV4_FMT_E4M3, DSV4_QUANT_FP8_ACT, 0, run_fake_quant},
+    {"e4m3 fake_quant 1x64", DSV4_FMT_E4M3, DSV4_QUANT_FP8_KV, 0, run_fake_quant},
+    {"e4m3 quant 1x128", DSV4_FMT_E4M3, DSV4_QUANT_FP8_ACT, 0, run_quant},
+};
+
+/* Input values spread over many binades (like activations), never NaN. */
+static void fill_input(float *x, size_t n) {
+    uint64_t s = 0x9e3779b97f4a7c15u;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005u + 1442695040888963407u;
+        uint32_t r = (uint32_t)(s >> 32);
+        float mant = 1.0f + (float)(r & 0xffff) / 65536.0f;
+        int e = (int)((r >> 16) % 17) - 8;
+        float v = mant;
+        for (; e > 0; e--) v *= 2.0f;
+        for (; e < 0; e++) v *= 0.5f;
+        x[i] = (r >> 31) ? -v : v;
+    }
+}
+
+static int alloc_bufs(bench_bufs *b, int quick) {
+    b->cols = 4096;
+    b->rows = quick ? 64 : 4096; /* 1 MiB or 64 MiB of fp32 input */
+    size_t n = b->rows * b->cols;
+    b->x = malloc(n * sizeof *b->x);
+    b->y = malloc(n * sizeof *b->y);
+    b->codes = malloc(2 * n);
+    b->scales = malloc(n);
+    if (!b->x || !b->y || !b->codes || !b->scales) return 0;
+    fill_input(b->x, n);
+    memset(b->y, 0, n * sizeof *b->y);
+    memset(b->codes, 0, 2 * n);
+    memset(b->scales, 0, n);
+    return 1;
+}
+
+static void free_bufs(bench_bufs *b) {
+    free(b->x);
+    free(b->y);
+    free(b->codes);
+    free(b->scales);
+}
+
+/* Best seconds of `reps` runs after one warm-up run; <0 on error. */
+static double time_case(const bench_case *c, dsv4_impl impl, bench_bufs *b, int reps,
+                        dsv4_status *st) {
+    *st = c->run(c, impl, b);
+    double best = 1e30;
+    for (int r = 0; r < reps && *st == DSV4_OK; r++) {
+        double t0 = dsv4_now();
+        *st = c->run(c, impl, b);
+        double t = dsv4_now() - t0;
+        if (t < best) best = t;
+    }
+    return *st == DSV4_OK ? best : -1.0;
+}
+
+static void print_machine(const dsv4_machine *m, FILE *out) {
+    fprintf(out, "machine: memcpy %.1f GB/s (1 thread, %zu MiB buffers, read+write bytes as "
+                 "STREAM copy counts them)\n",
+            m->copy_gbs, m->copy_bytes >> 20);
+    fprintf(out, "machine: peak FMA (%s) %.1f GFLOP/s on 1 thread, %.1f GFLOP/s on %d threads "
+                 "(2 flops per FMA lane)\n",
+            dsv4_isa_name(m->isa), m->fma_gflops_1, m->fma_gflops_all, m->threads);
+}
+
+typedef struct bench_ctx {
+    const dsv4_machine *m;
+    bench_bufs *b;
+    int quick;
+    FILE *out;
+    int errors;
+} bench_ctx;
+
+/* The targets column: bandwidth on one thread and speedup. */
+static void target_text(double frac, double speedup, int threads, char *buf, size_t len) {
+    int bw_ok = frac >= 0.5, sp_ok = speedup >= 8.0;
+    if (threads != 1)
+        snprintf(buf, len, "(1-thread targets)");
+    else if (bw_ok && sp_ok)
+        snprintf(buf, len, "met");
+    else
+        snprintf(buf, len, "not met:%s%s", bw_ok ? "" : " bw<0.5", sp_ok ? "" : " speedup<8x");
+}
+
+static void bench_row(bench_ctx *x, const bench_case *c, int threads, double t_ref) {
+    size_t n = x->b->rows * x->b->cols;
+    double in_bytes = (double)n * sizeof(float);
+    dsv4_status st;
+    dsv4_threads_set(threads);
+    double t_opt = time_case(c, DSV4_IMPL_OPT, x->b, x->quick ? 3 : 7, &st);
+    if (t_opt < 0 || t_ref < 0) {
+        fprintf(x->out, "%-22s %3d  error: %s\n", c->name, threads, dsv4_strerror(st));
+        x->errors++;
+        return;
+    }
+    double gbs = in_bytes / t_opt * 1e-9, frac = gbs / x->m->copy_gbs;
+    char target[48], flops[16] = "-";
+    target_text(frac, t_ref / t_opt, threads, target, sizeof target);
+    if (c->flops_per_elem > 0) {
+        double peak = threads == 1 ? x->m->fma_gflops_1 : x->m->fma_gflops_all;
+        snprintf(flops, sizeof flops, "%.2f", c->flops_per_elem * (double)n / t_opt * 1e-9 / peak);
+    }
+    fprintf(x->out, "%-22s %3d %9.3f %9.3f %8.1fx %8.2f %7.3f %6s  %s\n", c->name, threads,
+            t_ref / (double)n * 1e9, t_opt / (double)n * 1e9, t_ref / t_opt, gbs, frac, flops,
+            target);
+}
+
+int dsv4_cli_bench(int argc, char **argv, FILE *out, FILE *err) {
+    int quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else
+            return dsv4_cli_usage_error(err, "bench", "unknown option \"%s\"", argv[i]);
+    }
+    dsv4_machine m;
+    bench_bufs b = {0};
+    if (dsv4_machine_measure(quick, &m) != DSV4_OK || !alloc_bufs(&b, quick)) {
+        fprintf(err, "dsv4 bench: out of memory or threads\n");
+        free_bufs(&b);
+        return DSV4_EXIT_FAIL;
+    }
+    print_machine(&m, out);
+    int all = m.threads;
+    fprintf(out, "kernels: x = [%zu, %zu] fp32 (%.0f MiB input), best of %d opt / %d ref runs, isa %s\n",
+            b.rows, b.cols, (double)(b.rows * b.cols * 4) / (1 << 20), quick ? 3 : 7,
+            quick ? 2 : 3, dsv4_isa_name(dsv4_isa_active()));
+    fprintf(out, "%-22s %3s %9s %9s %9s %8s %7s %6s  %s\n", "kernel", "thr", "ref ns/el",
+            "opt ns/el", "speedup", "opt GB/s", "xcopy", "xpeak", "target (>=0.5 copy BW, >=8x)");
+    if (quick)
+        fprintf(out, "note: --quick input fits in cache, so GB/s and xcopy are optimistic\n");
+    bench_ctx x = {&m, &b, quick, out, 0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dsv4_status st;
+        double t_ref = time_case(&cases[i], DSV4_IMPL_REF, &b, quick ? 2 : 3, &st);
+        bench_row(&x, &cases[i], 1, t_ref);
+        if (all > 1) bench_row(&x, &cases[i], all, t_ref);
+    }
+    dsv4_threads_set(all);
+    free_bufs(&b);
+    return x.errors ? DSV4_EXIT_FAIL : DSV4_EXIT_OK;
+}

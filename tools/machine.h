@@ -1,0 +1,23 @@
+/* machine.h - the limits of the machine `dsv4 bench` runs on, measured in
+ * the same run so kernel timings can be read as fractions of them. */
+#ifndef DSV4_MACHINE_H
+#define DSV4_MACHINE_H
+
+#include "dsv4.h"
+
+#include <stddef.h>
+
+typedef struct dsv4_machine {
+    size_t copy_bytes;      /* size of each memcpy buffer */
+    double copy_gbs;        /* memcpy, one thread, best run: (read + write bytes) / time, GB/s */
+    dsv4_isa isa;           /* ISA of the FMA loop (the active one) */
+    int threads;            /* threads of the all-threads measurement */
+    double fma_gflops_1;    /* peak FMA rate of one core, GFLOP/s (2 flops per FMA lane) */
+    double fma_gflops_all;  /* all `threads` at once */
+} dsv4_machine;
+
+/* quick: smaller buffers and shorter loops (CI).  Fails only on allocation
+ * or thread start failure. */
+dsv4_status dsv4_machine_measure(int quick, dsv4_machine *m);
+
+#endif

@@ -1,0 +1,161 @@
+/* verify.c - `dsv4 verify`: ref and opt against golden files.
+ *
+ * For each file and each implementation, two modes per stage:
+ *  - stage: the stage alone, fed with the golden tensors it reads;
+ *  - e2e:   the whole pipeline from in.* only, each stage fed with the
+ *           outputs this implementation computed for the earlier stages.
+ * Each (file, impl, stage, mode) is one row of the table; a file that cannot
+ * be read or understood is one FAIL row with the reason. */
+#include "cli.h"
+#include "golden.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct tally {
+    size_t passed, failed;
+} tally;
+
+#define ROW_FMT "%-24s %-4s %-12s %-5s %-10s %-16s %s\n"
+
+static void row(FILE *out, tally *t, const char *kase, const char *impl, const char *stage,
+                const char *mode, const char *maxerr, const char *tol, int pass,
+                const char *detail) {
+    char result[440];
+    snprintf(result, sizeof result, "%s%s%s", pass ? "PASS" : "FAIL", *detail ? "  " : "", detail);
+    fprintf(out, ROW_FMT, kase, impl, stage, mode, maxerr, tol, result);
+    if (pass)
+        t->passed++;
+    else
+        t->failed++;
+}
+
+/* Compare a stage's outputs (found in `got`) with the golden file; one row. */
+static void compare_stage(FILE *out, tally *t, const dsv4_st *gold, const dsv4_golden *g,
+                          size_t s, dsv4_impl impl, const char *mode, const dsv4_st *got) {
+    const dsv4_stage_decl *sd = &g->op->stages[s];
+    const dsv4_tol *tol = &g->stages[s].tol;
+    char tol_txt[48], err_txt[32], detail[400] = "";
+    double max_abs = 0.0;
+    int pass = 1;
+    for (const dsv4_tensor_decl *o = sd->outputs; o->name; o++) {
+        const dsv4_tensor *gt = dsv4_st_find(got, o->name), *xt = dsv4_st_find(gold, o->name);
+        dsv4_cmp r;
+        if (!gt || !xt) {
+            snprintf(detail, sizeof detail, "%s not computed", o->name);
+            pass = 0;
+            break;
+        }
+        dsv4_compare(gt, xt, tol, &r);
+        if (r.max_abs > max_abs) max_abs = r.max_abs;
+        if (dsv4_cmp_passed(&r) || !pass) continue;
+        pass = 0;
+        if (!r.layout_ok)
+            snprintf(detail, sizeof detail, "%s: %s", o->name, r.reason);
+        else
+            snprintf(detail, sizeof detail, "%s: %zu of %zu differ, first index %zu: got %s expected %s",
+                     o->name, r.mismatches, r.n, r.first_index, r.first_got, r.first_exp);
+    }
+    dsv4_tol_format(tol, tol_txt, sizeof tol_txt);
+    snprintf(err_txt, sizeof err_txt, "%.3g", max_abs);
+    row(out, t, g->case_name, dsv4_impl_name(impl), sd->name, mode, err_txt, tol_txt, pass,
+        detail);
+}
+
+/* A stage could not run: FAIL row carrying the reason. */
+static void stage_error(FILE *out, tally *t, const dsv4_golden *g, size_t s, dsv4_impl impl,
+                        const char *mode, const char *why) {
+    char tol_txt[48];
+    dsv4_tol_format(&g->stages[s].tol, tol_txt, sizeof tol_txt);
+    row(out, t, g->case_name, dsv4_impl_name(impl), g->op->stages[s].name, mode, "-", tol_txt, 0,
+        why);
+}
+
+static void verify_stages(FILE *out, tally *t, const dsv4_st *gold, const dsv4_golden *g,
+                          dsv4_impl impl) {
+    for (size_t s = 0; s < g->n_stages; s++) {
+        dsv4_st got = {0};
+        char err[256];
+        if (dsv4_op_run_stage(g->op, &g->cfg, s, impl, gold, &got, err, sizeof err) == DSV4_OK)
+            compare_stage(out, t, gold, g, s, impl, "stage", &got);
+        else
+            stage_error(out, t, g, s, impl, "stage", err);
+        dsv4_st_free(&got);
+    }
+}
+
+static void verify_e2e(FILE *out, tally *t, const dsv4_st *gold, const dsv4_golden *g,
+                       dsv4_impl impl) {
+    dsv4_st work = {0};
+    char err[256] = "";
+    int broken = 0; /* an earlier stage failed to run: later ones have no inputs */
+    for (const dsv4_tensor_decl *d = g->op->inputs; d->name && !broken; d++)
+        if (dsv4_st_copy_tensor(&work, dsv4_st_find(gold, d->name)) != DSV4_OK) {
+            snprintf(err, sizeof err, "cannot copy %s", d->name);
+            broken = 1;
+        }
+    for (size_t s = 0; s < g->n_stages; s++) {
+        dsv4_st got = {0};
+        if (!broken &&
+            dsv4_op_run_stage(g->op, &g->cfg, s, impl, &work, &got, err, sizeof err) != DSV4_OK)
+            broken = 1;
+        if (broken) {
+            stage_error(out, t, g, s, impl, "e2e", err);
+        } else {
+            compare_stage(out, t, gold, g, s, impl, "e2e", &got);
+            for (size_t i = 0; i < got.n_tensors; i++) dsv4_st_copy_tensor(&work, &got.tensors[i]);
+        }
+        dsv4_st_free(&got);
+        if (broken) snprintf(err, sizeof err, "not run: an earlier stage failed");
+    }
+    dsv4_st_free(&work);
+}
+
+static void verify_file(FILE *out, tally *t, const char *path) {
+    dsv4_st gold = {0};
+    dsv4_golden g;
+    char err[256];
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    fprintf(out, "# %s\n", path);
+    if (dsv4_st_read(path, &gold, err, sizeof err) != DSV4_OK ||
+        dsv4_golden_load(&gold, 1, &g, err, sizeof err) != DSV4_OK) {
+        row(out, t, base, "-", "-", "-", "-", "-", 0, err);
+        dsv4_st_free(&gold);
+        return;
+    }
+    for (int impl = 0; impl < DSV4_IMPL_COUNT; impl++) {
+        verify_stages(out, t, &gold, &g, (dsv4_impl)impl);
+        verify_e2e(out, t, &gold, &g, (dsv4_impl)impl);
+    }
+    dsv4_golden_free(&g);
+    dsv4_st_free(&gold);
+}
+
+int dsv4_cli_verify(int argc, char **argv, FILE *out, FILE *err) {
+    dsv4_pathlist files = {0};
+    int ok = 1;
+    for (int i = 1; i < argc && ok; i++) {
+        if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            dsv4_pathlist_free(&files);
+            return dsv4_cli_usage_error(err, "verify", "unknown option \"%s\"", argv[i]);
+        }
+        ok = dsv4_pathlist_add(&files, argv[i], err);
+    }
+    if (ok && argc < 2) {
+        const char *dir = getenv("DSV4_GOLDEN_DIR");
+        ok = dsv4_pathlist_add(&files, dir && *dir ? dir : "golden", err);
+    }
+    if (!ok) {
+        dsv4_pathlist_free(&files);
+        return DSV4_EXIT_FAIL;
+    }
+    tally t = {0, 0};
+    fprintf(out, "dsv4 verify: isa %s, threads %d, %zu file(s)\n",
+            dsv4_isa_name(dsv4_isa_active()), dsv4_threads_get(), files.n);
+    fprintf(out, ROW_FMT, "case", "impl", "stage", "mode", "max_err", "tolerance", "result");
+    for (size_t i = 0; i < files.n; i++) verify_file(out, &t, files.paths[i]);
+    fprintf(out, "verify: %zu passed, %zu failed\n", t.passed, t.failed);
+    if (files.n == 0) fprintf(err, "dsv4 verify: no golden files found\n");
+    dsv4_pathlist_free(&files);
+    return (t.failed == 0 && t.passed > 0) ? DSV4_EXIT_OK : DSV4_EXIT_FAIL;
+}
