@@ -30,6 +30,7 @@ for t in "$BUILD"/tests/test_*; do
 done
 if [ -x "$BUILD/oracle" ]; then
     run oracle-selftest "$BUILD/oracle" selftest
+    run golden-reproducible sh scripts/golden.sh "$BUILD" check
 fi
 run dsv4-verify "$BUILD/dsv4" verify golden
 
