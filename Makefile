@@ -96,9 +96,10 @@ $(BUILD)/dsv4: $(BUILD)/tools/main.o $(TOOL_OBJ) $(BUILD)/libdsv4.a
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests (Criterion) -----------------------------------------------------
+# tests/test_mpfr_*.c check against MPFR and link it too.
 $(BUILD)/tests/%: tests/%.c $(TOOL_OBJ) $(BUILD)/libdsv4.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itools -Itests $(BASEFLAGS) $(CFLAGS) -o $@ $< $(TOOL_OBJ) $(BUILD)/libdsv4.a -lcriterion $(LDLIBS)
+	$(CC) $(CPPFLAGS) -Itools -Itests $(BASEFLAGS) $(CFLAGS) -o $@ $< $(TOOL_OBJ) $(BUILD)/libdsv4.a -lcriterion $(if $(findstring test_mpfr_,$@),-lmpfr -lgmp) $(LDLIBS)
 
 check-deps:
 	@sh scripts/install-deps.sh

@@ -179,6 +179,127 @@ dsv4_status dsv4_opt_fake_quant(const dsv4_quant_cfg *cfg, const float *x, float
                                 size_t rows, size_t cols);
 
 /* ------------------------------------------------------------------------ */
+/* Elementary functions (spec/elementary.md)                                 */
+/* ------------------------------------------------------------------------ */
+/* e^x for every fp32 x, computed in double from the input bits only (no libm)
+ * and rounded once to fp32: overflow gives +Inf, underflow 0 or a correctly
+ * placed subnormal, NaN gives NaN.  ref and opt use the same algorithm. */
+float dsv4_expf(float x);
+/* 1 / (1 + e^-x), in fp32: t = dsv4_expf(-x), then 1 + t, then 1 / that. */
+float dsv4_sigmoidf(float x);
+
+/* ------------------------------------------------------------------------ */
+/* SGEMM (spec/gemm.md)                                                      */
+/* ------------------------------------------------------------------------ */
+/* C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C[m, n], row-major with
+ * leading dimensions lda, ldb, ldc (elements).  op(A) = A [m, k] (lda >= k) or,
+ * with trans_a, A^T where A is [k, m] (lda >= m); the same for B.
+ * Each C element is the sum over p = 0..k-1 in increasing order.  beta == 0
+ * means C is not read (NaN in C does not propagate).  C must not overlap A
+ * or B.  ref: plain loops, one rounding per multiply and per add.  opt: packed
+ * and blocked with FMA; results identical for any thread count, within
+ * spec/gemm.md's tolerance of ref. */
+dsv4_status dsv4_ref_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                           const float *a, size_t lda, const float *b, size_t ldb, float beta,
+                           float *c, size_t ldc);
+dsv4_status dsv4_opt_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                           const float *a, size_t lda, const float *b, size_t ldb, float beta,
+                           float *c, size_t ldc);
+
+/* ------------------------------------------------------------------------ */
+/* Manifold-Constrained Hyper-Connections (spec/mhc.md)                      */
+/* ------------------------------------------------------------------------ */
+typedef struct dsv4_mhc_cfg {
+    size_t hc;          /* streams, hc_mult (V4: 4) */
+    size_t d;           /* width of one stream (V4-Flash 4096, V4-Pro 7168) */
+    int sinkhorn_iters; /* row+column rounds in Sinkhorn-Knopp, >= 1 (V4: 20) */
+    float hc_eps;       /* V4: fp32(1e-6) */
+    float norm_eps;     /* V4: fp32(1e-6) */
+} dsv4_mhc_cfg;
+
+#define DSV4_MHC_V4_FLASH {4, 4096, 20, 1e-6f, 1e-6f}
+#define DSV4_MHC_V4_PRO   {4, 7168, 20, 1e-6f, 1e-6f}
+
+/* Optional intermediate outputs (any pointer may be NULL). */
+typedef struct dsv4_hc_pre_stages {
+    float *r;      /* [T]            RMS factor 1/sqrt(mean(x^2) + norm_eps) */
+    float *mixes;  /* [T, (2+hc)*hc] mixing logits, after the factor r */
+    float *pre;    /* [T, hc]        sigmoid + hc_eps */
+    float *logits; /* [T, hc, hc]    residual logits fed to Sinkhorn-Knopp */
+} dsv4_hc_pre_stages;
+
+typedef struct dsv4_hc_head_stages {
+    float *r;      /* [T] */
+    float *mixes;  /* [T, hc] */
+    float *w;      /* [T, hc]        sigmoid + hc_eps */
+} dsv4_hc_head_stages;
+
+/* hc_pre, per token t: x[t] is [hc, d] (bf16 values in V4; any fp32 works).
+ *   fn [(2+hc)*hc, hc*d], scale [3], base [(2+hc)*hc]
+ *   -> y [T, d] (bf16-rounded, stored as fp32), post [T, hc], comb [T, hc, hc].
+ * comb[t][j][k] weighs old stream j into new stream k (see hc_post). */
+dsv4_status dsv4_ref_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,
+                            const float *scale, const float *base, float *y, float *post,
+                            float *comb, const dsv4_hc_pre_stages *stages);
+dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,
+                            const float *scale, const float *base, float *y, float *post,
+                            float *comb, const dsv4_hc_pre_stages *stages);
+/* Sinkhorn-Knopp as V4 runs it, on T independent n x n logit matrices:
+ * row softmax (max subtracted) + eps, column step, then iters-1 times (row
+ * step, column step); every divisor is its sum + eps.  logits, out [T, n, n];
+ * out may equal logits. */
+dsv4_status dsv4_ref_sinkhorn(size_t n, int iters, float eps, size_t T, const float *logits,
+                              float *out);
+dsv4_status dsv4_opt_sinkhorn(size_t n, int iters, float eps, size_t T, const float *logits,
+                              float *out);
+/* hc_post: out[t][k][i] = bf16( post[t][k] * f[t][i] + sum_j comb[t][j][k] * x[t][j][i] ).
+ *   f [T, d], x [T, hc, d], post [T, hc], comb [T, hc, hc] -> out [T, hc, d]. */
+dsv4_status dsv4_ref_hc_post(const dsv4_mhc_cfg *cfg, size_t T, const float *f, const float *x,
+                             const float *post, const float *comb, float *out);
+dsv4_status dsv4_opt_hc_post(const dsv4_mhc_cfg *cfg, size_t T, const float *f, const float *x,
+                             const float *post, const float *comb, float *out);
+/* hc_head: sigmoid + hc_eps weights from fn [hc, hc*d], scale [1], base [hc];
+ * y [T, d] = bf16( sum_j w[t][j] * x[t][j] ). */
+dsv4_status dsv4_ref_hc_head(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,
+                             const float *scale, const float *base, float *y,
+                             const dsv4_hc_head_stages *stages);
+dsv4_status dsv4_opt_hc_head(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,
+                             const float *scale, const float *base, float *y,
+                             const dsv4_hc_head_stages *stages);
+
+/* Stage-level entry points of spec/mhc.md, so that each stage can be run on
+ * the golden inputs of that stage.  Shapes as above; rows = number of fn rows
+ * ((2+hc)*hc for hc_pre, hc for hc_head).
+ *   rms:          x [T, hc, d] -> r [T]                                   (H1)
+ *   mixes:        x, fn [rows, hc*d], r -> mixes [T, rows]                 (H2)
+ *   split:        mixes [T, (2+hc)*hc], scale [3], base -> pre, post [T, hc],
+ *                 logits [T, hc, hc]                                        (H3)
+ *   head_weights: mixes [T, hc], scale [1], base [hc] -> w [T, hc]
+ *   weighted_sum: x [T, hc, d], w [T, hc] -> y [T, d] (bf16 values)         (H5)
+ *   sinkhorn_rounds: `rounds` more (row step, column step) rounds on c [T, n, n]
+ *                 (in may equal out); dsv4_*_sinkhorn(iters) equals the
+ *                 softmax + first column step followed by iters-1 rounds. */
+dsv4_status dsv4_ref_hc_rms(const dsv4_mhc_cfg *cfg, size_t T, const float *x, float *r);
+dsv4_status dsv4_opt_hc_rms(const dsv4_mhc_cfg *cfg, size_t T, const float *x, float *r);
+dsv4_status dsv4_ref_hc_mixes(const dsv4_mhc_cfg *cfg, size_t T, size_t rows, const float *x,
+                              const float *fn, const float *r, float *mixes);
+dsv4_status dsv4_opt_hc_mixes(const dsv4_mhc_cfg *cfg, size_t T, size_t rows, const float *x,
+                              const float *fn, const float *r, float *mixes);
+dsv4_status dsv4_ref_hc_split(const dsv4_mhc_cfg *cfg, size_t T, const float *mixes,
+                              const float *scale, const float *base, float *pre, float *post,
+                              float *logits);
+dsv4_status dsv4_ref_hc_head_weights(const dsv4_mhc_cfg *cfg, size_t T, const float *mixes,
+                                     const float *scale, const float *base, float *w);
+dsv4_status dsv4_ref_hc_weighted_sum(const dsv4_mhc_cfg *cfg, size_t T, const float *x,
+                                     const float *w, float *y);
+dsv4_status dsv4_opt_hc_weighted_sum(const dsv4_mhc_cfg *cfg, size_t T, const float *x,
+                                     const float *w, float *y);
+dsv4_status dsv4_ref_sinkhorn_rounds(size_t n, int rounds, float eps, size_t T, const float *c,
+                                     float *out);
+dsv4_status dsv4_opt_sinkhorn_rounds(size_t n, int rounds, float eps, size_t T, const float *c,
+                                     float *out);
+
+/* ------------------------------------------------------------------------ */
 /* safetensors files (golden vectors, candidates, dsv4 run)                  */
 /* ------------------------------------------------------------------------ */
 typedef enum dsv4_dtype {

@@ -36,6 +36,15 @@ static inline float dsv4_f32_from_bits(uint32_t u) {
 typedef void (*dsv4_task_fn)(void *ctx, size_t task);
 dsv4_status dsv4_pool_run(size_t n_tasks, dsv4_task_fn fn, void *ctx);
 
+/* ---- SGEMM argument check (ref/gemm.c) ---------------------------------- */
+/* The checks dsv4_ref_sgemm and dsv4_opt_sgemm share (spec/gemm.md): a
+ * non-empty stored matrix needs a pointer (DSV4_E_NULL), ld >= its stored
+ * columns (DSV4_E_SIZE), and its last element's index and byte offset must fit
+ * in size_t (DSV4_E_OVERFLOW); checked in that order over A, B, C. */
+dsv4_status dsv4_sgemm_check(int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                             const float *a, size_t lda, const float *b, size_t ldb,
+                             const float *c, size_t ldc);
+
 /* ---- quantizer configuration check (ref/quant.c) ------------------------ */
 /* Validates cfg and shape; fills the tile grid and byte counts. */
 typedef struct dsv4_quant_geom {
@@ -46,5 +55,10 @@ typedef struct dsv4_quant_geom {
 } dsv4_quant_geom;
 dsv4_status dsv4_quant_check(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
                              dsv4_quant_geom *g);
+
+/* ---- mHC argument check (ref/mhc.c) --------------------------------------- */
+/* Validates cfg (hc, d >= 1, sinkhorn_iters >= 1, finite eps >= 0) and T;
+ * gives K = hc * d.  Overflow of T*K or (2+hc)*hc*K -> DSV4_E_OVERFLOW. */
+dsv4_status dsv4_mhc_check(const dsv4_mhc_cfg *cfg, size_t T, size_t *K);
 
 #endif
