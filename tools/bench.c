@@ -118,9 +118,9 @@ static double time_case(const bench_case *c, dsv4_impl impl, bench_bufs *b, int 
 }
 
 static void print_machine(const dsv4_machine *m, FILE *out) {
-    fprintf(out, "machine: memcpy %.1f GB/s (1 thread, %zu MiB buffers, read+write bytes as "
-                 "STREAM copy counts them)\n",
-            m->copy_gbs, m->copy_bytes >> 20);
+    fprintf(out, "machine: memcpy copies %.1f GB/s (1 thread, %zu MiB buffers; %.1f GB/s counting "
+                 "read + write bytes as STREAM does)\n",
+            m->copy_gbs, m->copy_bytes >> 20, 2.0 * m->copy_gbs);
     fprintf(out, "machine: peak FMA (%s) %.1f GFLOP/s on 1 thread, %.1f GFLOP/s on %d threads "
                  "(2 flops per FMA lane)\n",
             dsv4_isa_name(m->isa), m->fma_gflops_1, m->fma_gflops_all, m->threads);

@@ -9,7 +9,7 @@
 
 typedef struct dsv4_machine {
     size_t copy_bytes;      /* size of each memcpy buffer */
-    double copy_gbs;        /* memcpy, one thread, best run: (read + write bytes) / time, GB/s */
+    double copy_gbs;        /* memcpy, one thread, best run: bytes copied / time, GB/s */
     dsv4_isa isa;           /* ISA of the FMA loop (the active one) */
     int threads;            /* threads of the all-threads measurement */
     double fma_gflops_1;    /* peak FMA rate of one core, GFLOP/s (2 flops per FMA lane) */
