@@ -300,6 +300,68 @@ dsv4_status dsv4_opt_sinkhorn_rounds(size_t n, int rounds, float eps, size_t T, 
                                      float *out);
 
 /* ------------------------------------------------------------------------ */
+/* Muon and AdamW (spec/muon.md)                                             */
+/* ------------------------------------------------------------------------ */
+typedef enum dsv4_ns_eps_form {
+    DSV4_NS_EPS_ADD = 0, /* X0 = Y / (||Y||_F + eps)   (V4 / Moonlight / Keller Jordan) */
+    DSV4_NS_EPS_MAX = 1  /* X0 = Y / max(||Y||_F, eps)  (torch.optim.Muon) */
+} dsv4_ns_eps_form;
+
+typedef struct dsv4_ns_cfg {
+    int steps;             /* S >= 0 */
+    const float *coef;     /* [steps, 3]: (a, b, c) of each step */
+    float eps;             /* V4: fp32(1e-7) */
+    dsv4_ns_eps_form eps_form;
+} dsv4_ns_cfg;
+
+/* V4's hybrid schedule: 8 x (3.4445, -4.7750, 2.0315) then 2 x (2, -1.5, 0.5). */
+extern const float dsv4_ns_v4_coef[10 * 3];
+#define DSV4_NS_V4 {10, dsv4_ns_v4_coef, 1e-7f, DSV4_NS_EPS_ADD}
+
+/* Newton-Schulz on z [rows, cols] -> out [rows, cols] (out may equal z).
+ * steps_out, when not NULL, receives X after every step, in z's orientation:
+ * [steps, rows, cols]. */
+dsv4_status dsv4_ref_newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
+                                   const float *z, float *out, float *steps_out);
+
+typedef enum dsv4_muon_momentum {
+    DSV4_MUON_MOMENTUM_SUM = 0, /* M = mu M + G; U = mu M + G (V4) */
+    DSV4_MUON_MOMENTUM_LERP = 1 /* M = M + (1-mu)(G - M); U = G + mu (M - G) */
+} dsv4_muon_momentum;
+
+typedef enum dsv4_muon_scale {
+    DSV4_MUON_SCALE_RMS = 0,       /* gamma * sqrt(max(rows, cols)) (V4: gamma 0.18) */
+    DSV4_MUON_SCALE_ASPECT = 1     /* sqrt(max(1, rows / cols)) (Keller Jordan) */
+} dsv4_muon_scale;
+
+/* Hyper-parameters are doubles, as the Python floats of PyTorch: scalars
+ * built from them (1 - lr*wd, lr*gamma*sqrt(max(rows, cols)), ...) are formed
+ * in double and rounded once to fp32 (spec/muon.md). */
+typedef struct dsv4_muon_cfg {
+    dsv4_ns_cfg ns;
+    double lr;                /* eta */
+    double momentum;          /* mu, V4 0.95 (used as fp32(mu)) */
+    double weight_decay;      /* lambda, V4 0.1 */
+    double gamma;             /* V4 0.18 */
+    dsv4_muon_momentum momentum_form;
+    dsv4_muon_scale scale_rule;
+} dsv4_muon_cfg;
+
+/* One Muon step on n_mats independent matrices of one shape:
+ * w, m, g [n_mats, rows, cols]; w and m are updated in place.  ns_out, when
+ * not NULL, receives each matrix's Newton-Schulz output O' [n_mats, rows, cols]. */
+dsv4_status dsv4_ref_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
+                               size_t cols, float *w, float *m, const float *g, float *ns_out);
+
+typedef struct dsv4_adamw_cfg {
+    double lr, beta1, beta2, eps, weight_decay; /* V4: -, 0.9, 0.95, 1e-20, 0.1 */
+} dsv4_adamw_cfg;
+
+/* One AdamW step number `step` (>= 1) on p, m, v, g [n]; p, m, v in place. */
+dsv4_status dsv4_ref_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, float *p,
+                                float *m, float *v, const float *g);
+
+/* ------------------------------------------------------------------------ */
 /* safetensors files (golden vectors, candidates, dsv4 run)                  */
 /* ------------------------------------------------------------------------ */
 typedef enum dsv4_dtype {

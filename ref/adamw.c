@@ -1,0 +1,50 @@
+/* adamw.c - the AdamW step of spec/muon.md §3 (PyTorch's single-tensor
+ * order, decoupled weight decay, bias correction, eps added after the
+ * bias-corrected square root). */
+#include "internal.h"
+
+#include <math.h>
+
+/* x^t for t >= 1 by repeated double multiplication (no libm pow). */
+static double power(double x, long t) {
+    double p = 1.0;
+    for (long i = 0; i < t; i++) p = p * x;
+    return p;
+}
+
+/* The fp32 scalars of step t, each formed in double and rounded once (A1-A4). */
+typedef struct adamw_scalars {
+    float decay, w1, beta2, w2, step, bc2_sqrt, eps;
+} adamw_scalars;
+
+static adamw_scalars adamw_scalars_of(const dsv4_adamw_cfg *cfg, long t) {
+    adamw_scalars s;
+    s.decay = (float)(1.0 - cfg->lr * cfg->weight_decay);
+    s.w1 = (float)(1.0 - cfg->beta1);
+    s.beta2 = (float)cfg->beta2;
+    s.w2 = (float)(1.0 - cfg->beta2);
+    s.step = (float)(cfg->lr / (1.0 - power(cfg->beta1, t)));
+    s.bc2_sqrt = (float)sqrt(1.0 - power(cfg->beta2, t));
+    s.eps = (float)cfg->eps;
+    return s;
+}
+
+dsv4_status dsv4_ref_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, float *p,
+                                float *m, float *v, const float *g) {
+    if (!cfg) return DSV4_E_NULL;
+    if (step < 1 || !isfinite(cfg->lr) || !(cfg->beta1 >= 0.0 && cfg->beta1 < 1.0) ||
+        !(cfg->beta2 >= 0.0 && cfg->beta2 < 1.0) || !(cfg->eps >= 0.0) || !isfinite(cfg->eps) ||
+        !isfinite(cfg->weight_decay))
+        return DSV4_E_ARG;
+    if (n == 0) return DSV4_OK;
+    if (!p || !m || !v || !g) return DSV4_E_NULL;
+    adamw_scalars s = adamw_scalars_of(cfg, step);
+    for (size_t i = 0; i < n; i++) {
+        p[i] = p[i] * s.decay;                                  /* A1 */
+        m[i] = m[i] + s.w1 * (g[i] - m[i]);                     /* A2 */
+        v[i] = v[i] * s.beta2 + (s.w2 * g[i]) * g[i];           /* A3 */
+        float denom = sqrtf(v[i]) / s.bc2_sqrt + s.eps;         /* A5 */
+        p[i] = p[i] - s.step * (m[i] / denom);
+    }
+    return DSV4_OK;
+}

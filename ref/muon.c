@@ -1,0 +1,186 @@
+/* muon.c - hybrid Newton-Schulz and the Muon step of spec/muon.md.
+ * Matrix products go through the reference SGEMM (each element a sum over
+ * the inner index in increasing order); element-wise steps round once per
+ * operation, in the order the spec writes them. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* V4's schedule (spec/muon.md §1): the fp32 values of the report's constants. */
+const float dsv4_ns_v4_coef[10 * 3] = {
+    3.4445f, -4.7750f, 2.0315f, 3.4445f, -4.7750f, 2.0315f, 3.4445f, -4.7750f, 2.0315f,
+    3.4445f, -4.7750f, 2.0315f, 3.4445f, -4.7750f, 2.0315f, 3.4445f, -4.7750f, 2.0315f,
+    3.4445f, -4.7750f, 2.0315f, 3.4445f, -4.7750f, 2.0315f, 2.0f,    -1.5f,    0.5f,
+    2.0f,    -1.5f,    0.5f,
+};
+
+/* y [cols, rows] = x^T for x [rows, cols]. */
+static void transpose(const float *x, size_t rows, size_t cols, float *y) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) y[j * rows + i] = x[i * cols + j];
+}
+
+/* (N2) X0 = Y / (||Y||_F + eps) or Y / max(||Y||_F, eps).  y, x: [count]. */
+static void ns_normalize(const float *y, size_t count, float eps, dsv4_ns_eps_form form,
+                         float *x) {
+    float ss = 0.0f;
+    for (size_t i = 0; i < count; i++) ss = ss + y[i] * y[i];
+    float f = sqrtf(ss);
+    float div = form == DSV4_NS_EPS_MAX ? (f > eps ? f : eps) : f + eps;
+    for (size_t i = 0; i < count; i++) x[i] = y[i] / div;
+}
+
+/* Scratch of one Newton-Schulz run: A, AA, B [r, r]; BX [r, c]; Y [r, c]. */
+typedef struct ns_work {
+    float *a, *aa, *b, *bx, *y;
+} ns_work;
+
+/* (N3) one step on x [r, c]:  A = X X^T;  B = b A + c (A A);  X = a X + B X. */
+static void ns_step(float *x, size_t r, size_t c, const float *coef, const ns_work *w) {
+    dsv4_ref_sgemm(0, 1, r, r, c, 1.0f, x, c, x, c, 0.0f, w->a, r);
+    dsv4_ref_sgemm(0, 0, r, r, r, 1.0f, w->a, r, w->a, r, 0.0f, w->aa, r);
+    for (size_t i = 0; i < r * r; i++) w->b[i] = coef[1] * w->a[i] + coef[2] * w->aa[i];
+    dsv4_ref_sgemm(0, 0, r, c, r, 1.0f, w->b, r, x, c, 0.0f, w->bx, c);
+    for (size_t i = 0; i < r * c; i++) x[i] = coef[0] * x[i] + w->bx[i];
+}
+
+static dsv4_status ns_check(const dsv4_ns_cfg *cfg, size_t rows, size_t cols, size_t *count) {
+    if (!cfg) return DSV4_E_NULL;
+    if (cfg->steps < 0 || (cfg->steps > 0 && !cfg->coef)) return cfg->steps < 0 ? DSV4_E_ARG
+                                                                                : DSV4_E_NULL;
+    if (!(cfg->eps >= 0.0f && cfg->eps < INFINITY)) return DSV4_E_ARG;
+    if ((unsigned)cfg->eps_form > DSV4_NS_EPS_MAX) return DSV4_E_ARG;
+    size_t bytes, r = rows < cols ? rows : cols, rr;
+    if (!dsv4_mul_ok(rows, cols, count) || !dsv4_mul_ok(*count, 4 * sizeof(float), &bytes) ||
+        !dsv4_mul_ok(r, r, &rr) || !dsv4_mul_ok(rr, 4 * sizeof(float), &bytes))
+        return DSV4_E_OVERFLOW;
+    return DSV4_OK;
+}
+
+/* Newton-Schulz with a caller-provided workspace (sized by ns_check's shape). */
+static void newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols, const float *z,
+                          float *out, float *steps_out, const ns_work *w) {
+    int tr = rows > cols;                       /* (N1) work on the wide orientation */
+    size_t r = tr ? cols : rows, c = tr ? rows : cols, count = rows * cols;
+    float *x = w->y;                            /* X [r, c] */
+    if (tr) transpose(z, rows, cols, w->bx);    /* bx is free until the first step */
+    ns_normalize(tr ? w->bx : z, count, cfg->eps, cfg->eps_form, x);
+    for (int s = 0; s < cfg->steps; s++) {
+        ns_step(x, r, c, &cfg->coef[3 * s], w);
+        if (!steps_out) continue;
+        float *dst = &steps_out[(size_t)s * count];
+        if (tr) transpose(x, r, c, dst);        /* (N4) in z's orientation */
+        else memcpy(dst, x, sizeof(float) * count);
+    }
+    if (tr) transpose(x, r, c, out);
+    else memmove(out, x, sizeof(float) * count);
+}
+
+static dsv4_status ns_alloc(size_t rows, size_t cols, ns_work *w) {
+    size_t r = rows < cols ? rows : cols, count = rows * cols;
+    float *mem = malloc(sizeof(float) * (3 * r * r + 2 * count + 1));
+    if (!mem) return DSV4_E_NOMEM;
+    w->a = mem;
+    w->aa = w->a + r * r;
+    w->b = w->aa + r * r;
+    w->bx = w->b + r * r;
+    w->y = w->bx + count;
+    return DSV4_OK;
+}
+
+dsv4_status dsv4_ref_newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
+                                   const float *z, float *out, float *steps_out) {
+    size_t count;
+    ns_work w;
+    dsv4_status st = ns_check(cfg, rows, cols, &count);
+    if (st != DSV4_OK || count == 0) return st;
+    if (!z || !out) return DSV4_E_NULL;
+    if ((st = ns_alloc(rows, cols, &w)) != DSV4_OK) return st;
+    newton_schulz(cfg, rows, cols, z, out, steps_out, &w);
+    free(w.a);
+    return DSV4_OK;
+}
+
+/* ---- the Muon step ------------------------------------------------------------- */
+/* The fp32 scalars of one step (spec/muon.md M1-M5), each formed in double
+ * and rounded once. */
+typedef struct muon_scalars {
+    float mu, one_minus_mu, decay, sigma;
+} muon_scalars;
+
+static muon_scalars muon_scalars_of(const dsv4_muon_cfg *cfg, size_t rows, size_t cols) {
+    muon_scalars s;
+    double big = (double)(rows > cols ? rows : cols);
+    double aspect = (double)rows / (double)cols;
+    s.mu = (float)cfg->momentum;
+    s.one_minus_mu = (float)(1.0 - cfg->momentum);
+    s.decay = (float)(1.0 - cfg->lr * cfg->weight_decay);
+    s.sigma = cfg->scale_rule == DSV4_MUON_SCALE_ASPECT
+                  ? (float)(cfg->lr * sqrt(aspect > 1.0 ? aspect : 1.0))
+                  : (float)(cfg->lr * cfg->gamma * sqrt(big));
+    return s;
+}
+
+/* (M1, M2) momentum update and the Nesterov input u.  [count] each. */
+static void muon_momentum(const dsv4_muon_cfg *cfg, const muon_scalars *s, float *m,
+                          const float *g, float *u, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        if (cfg->momentum_form == DSV4_MUON_MOMENTUM_LERP) {
+            m[i] = m[i] + s->one_minus_mu * (g[i] - m[i]);
+            u[i] = g[i] + s->mu * (m[i] - g[i]);
+        } else {
+            m[i] = s->mu * m[i] + g[i];
+            u[i] = s->mu * m[i] + g[i];
+        }
+    }
+}
+
+/* (M5) W = W * decay - sigma * O'. */
+static void muon_apply(const muon_scalars *s, float *w, const float *o, size_t count) {
+    for (size_t i = 0; i < count; i++) w[i] = w[i] * s->decay - s->sigma * o[i];
+}
+
+static dsv4_status muon_check(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
+                              size_t cols, size_t *count) {
+    size_t total;
+    if (!cfg) return DSV4_E_NULL;
+    dsv4_status st = ns_check(&cfg->ns, rows, cols, count);
+    if (st != DSV4_OK) return st;
+    if ((unsigned)cfg->momentum_form > DSV4_MUON_MOMENTUM_LERP ||
+        (unsigned)cfg->scale_rule > DSV4_MUON_SCALE_ASPECT)
+        return DSV4_E_ARG;
+    if (!isfinite(cfg->lr) || !isfinite(cfg->momentum) || !isfinite(cfg->weight_decay) ||
+        !isfinite(cfg->gamma))
+        return DSV4_E_ARG;
+    if (!dsv4_mul_ok(n_mats, *count, &total)) return DSV4_E_OVERFLOW;
+    return DSV4_OK;
+}
+
+dsv4_status dsv4_ref_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
+                               size_t cols, float *w, float *m, const float *g, float *ns_out) {
+    size_t count;
+    ns_work work;
+    dsv4_status st = muon_check(cfg, n_mats, rows, cols, &count);
+    if (st != DSV4_OK || count == 0 || n_mats == 0) return st;
+    if (!w || !m || !g) return DSV4_E_NULL;
+    if ((st = ns_alloc(rows, cols, &work)) != DSV4_OK) return st;
+    float *u = malloc(sizeof(float) * count * 2); /* u, then O' [rows, cols] */
+    if (!u) {
+        free(work.a);
+        return DSV4_E_NOMEM;
+    }
+    float *o = u + count;
+    muon_scalars s = muon_scalars_of(cfg, rows, cols);
+    for (size_t e = 0; e < n_mats; e++) {
+        size_t at = e * count;
+        muon_momentum(cfg, &s, &m[at], &g[at], u, count);            /* M1, M2 */
+        newton_schulz(&cfg->ns, rows, cols, u, o, NULL, &work);      /* M3 */
+        muon_apply(&s, &w[at], o, count);                            /* M4, M5 */
+        if (ns_out) memcpy(&ns_out[at], o, sizeof(float) * count);
+    }
+    free(u);
+    free(work.a);
+    return DSV4_OK;
+}
