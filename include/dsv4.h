@@ -360,6 +360,10 @@ typedef struct dsv4_adamw_cfg {
 /* One AdamW step number `step` (>= 1) on p, m, v, g [n]; p, m, v in place. */
 dsv4_status dsv4_ref_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, float *p,
                                 float *m, float *v, const float *g);
+/* The same, vectorized and threaded: bit-exact with ref (same operations in
+ * the same order, IEEE sqrt and division, no FMA). */
+dsv4_status dsv4_opt_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, float *p,
+                                float *m, float *v, const float *g);
 
 /* ------------------------------------------------------------------------ */
 /* safetensors files (golden vectors, candidates, dsv4 run)                  */

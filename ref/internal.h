@@ -61,4 +61,16 @@ dsv4_status dsv4_quant_check(const dsv4_quant_cfg *cfg, size_t rows, size_t cols
  * gives K = hc * d.  Overflow of T*K or (2+hc)*hc*K -> DSV4_E_OVERFLOW. */
 dsv4_status dsv4_mhc_check(const dsv4_mhc_cfg *cfg, size_t T, size_t *K);
 
+/* ---- AdamW pieces shared by ref and opt (ref/adamw.c) ------------------- */
+/* The fp32 scalars of step t, each formed in double and rounded once. */
+typedef struct dsv4_adamw_scalars {
+    float decay, w1, beta2, w2, step, bc2_sqrt, eps;
+} dsv4_adamw_scalars;
+dsv4_adamw_scalars dsv4_adamw_scalars_of(const dsv4_adamw_cfg *cfg, long t);
+dsv4_status dsv4_adamw_check(const dsv4_adamw_cfg *cfg, long step, size_t n, const float *p,
+                             const float *m, const float *v, const float *g);
+/* Steps A1-A5 of spec/muon.md on elements [0, n), scalar. */
+void dsv4_adamw_range(const dsv4_adamw_scalars *s, float *p, float *m, float *v, const float *g,
+                      size_t n);
+
 #endif

@@ -1,0 +1,39 @@
+/* adamw.c - the optimized AdamW step: the ISA kernel over fixed chunks of
+ * 16384 elements spread over the pool.  Element-wise, so bit-exact with ref
+ * and independent of the thread count. */
+#include "adamw_kernels.h"
+
+enum { CHUNK = 16384 };
+
+typedef struct adamw_job {
+    dsv4_adamw_scalars s;
+    dsv4_adamw_kernel kernel;
+    float *p, *m, *v;
+    const float *g;
+    size_t n;
+} adamw_job;
+
+static void adamw_task(void *ctx, size_t task) {
+    adamw_job *j = ctx;
+    size_t lo = task * CHUNK, len = j->n - lo < CHUNK ? j->n - lo : CHUNK;
+    j->kernel(&j->s, j->p + lo, j->m + lo, j->v + lo, j->g + lo, len);
+}
+
+static dsv4_adamw_kernel kernel_for(dsv4_isa isa) {
+#if defined(__x86_64__)
+    if (isa == DSV4_ISA_AVX512) return dsv4_adamw_avx512;
+    if (isa == DSV4_ISA_AVX2) return dsv4_adamw_avx2;
+#else
+    (void)isa;
+#endif
+    return dsv4_adamw_range;
+}
+
+dsv4_status dsv4_opt_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, float *p,
+                                float *m, float *v, const float *g) {
+    if (dsv4_isa_status() != DSV4_OK) return DSV4_E_ISA;
+    dsv4_status st = dsv4_adamw_check(cfg, step, n, p, m, v, g);
+    if (st != DSV4_OK || n == 0) return st;
+    adamw_job job = {dsv4_adamw_scalars_of(cfg, step), kernel_for(dsv4_isa_active()), p, m, v, g, n};
+    return dsv4_pool_run((n + CHUNK - 1) / CHUNK, adamw_task, &job);
+}
