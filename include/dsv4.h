@@ -323,6 +323,10 @@ extern const float dsv4_ns_v4_coef[10 * 3];
  * [steps, rows, cols]. */
 dsv4_status dsv4_ref_newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
                                    const float *z, float *out, float *steps_out);
+/* opt: the same element-wise steps, the matrix products by dsv4_opt_sgemm
+ * (spec/muon.md §5 tolerances; identical for any thread count). */
+dsv4_status dsv4_opt_newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
+                                   const float *z, float *out, float *steps_out);
 
 typedef enum dsv4_muon_momentum {
     DSV4_MUON_MOMENTUM_SUM = 0, /* M = mu M + G; U = mu M + G (V4) */
@@ -351,6 +355,8 @@ typedef struct dsv4_muon_cfg {
  * w, m, g [n_mats, rows, cols]; w and m are updated in place.  ns_out, when
  * not NULL, receives each matrix's Newton-Schulz output O' [n_mats, rows, cols]. */
 dsv4_status dsv4_ref_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
+                               size_t cols, float *w, float *m, const float *g, float *ns_out);
+dsv4_status dsv4_opt_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
                                size_t cols, float *w, float *m, const float *g, float *ns_out);
 
 typedef struct dsv4_adamw_cfg {

@@ -73,4 +73,14 @@ dsv4_status dsv4_adamw_check(const dsv4_adamw_cfg *cfg, long step, size_t n, con
 void dsv4_adamw_range(const dsv4_adamw_scalars *s, float *p, float *m, float *v, const float *g,
                       size_t n);
 
+/* ---- Newton-Schulz and Muon over a chosen SGEMM (ref/muon.c) ------------ */
+typedef dsv4_status (*dsv4_sgemm_fn)(int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                                     float alpha, const float *a, size_t lda, const float *b,
+                                     size_t ldb, float beta, float *c, size_t ldc);
+dsv4_status dsv4_newton_schulz_with(dsv4_sgemm_fn gemm, const dsv4_ns_cfg *cfg, size_t rows,
+                                    size_t cols, const float *z, float *out, float *steps_out);
+dsv4_status dsv4_muon_step_with(dsv4_sgemm_fn gemm, const dsv4_muon_cfg *cfg, size_t n_mats,
+                                size_t rows, size_t cols, float *w, float *m, const float *g,
+                                float *ns_out);
+
 #endif

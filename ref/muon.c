@@ -1,7 +1,10 @@
 /* muon.c - hybrid Newton-Schulz and the Muon step of spec/muon.md.
- * Matrix products go through the reference SGEMM (each element a sum over
- * the inner index in increasing order); element-wise steps round once per
- * operation, in the order the spec writes them. */
+ * Matrix products go through an SGEMM passed in: ref's (each element a sum
+ * over the inner index in increasing order, no FMA) for dsv4_ref_*, opt's
+ * (packed, FMA, threaded) for dsv4_opt_* in opt/muon.c.  Everything else is
+ * O(rows * cols) element-wise work, done here once for both paths, one
+ * rounding per operation in the order the spec writes it: so ref and opt
+ * differ only through their SGEMM. */
 #include "internal.h"
 
 #include <math.h>
@@ -32,17 +35,20 @@ static void ns_normalize(const float *y, size_t count, float eps, dsv4_ns_eps_fo
     for (size_t i = 0; i < count; i++) x[i] = y[i] / div;
 }
 
-/* Scratch of one Newton-Schulz run: A, AA, B [r, r]; BX [r, c]; Y [r, c]. */
+/* Scratch of one Newton-Schulz run: A, AA, B [r, r]; BX [r, c]; Y [r, c];
+ * and the SGEMM that does the products (ref's or opt's). */
 typedef struct ns_work {
     float *a, *aa, *b, *bx, *y;
+    dsv4_sgemm_fn gemm;
 } ns_work;
 
-/* (N3) one step on x [r, c]:  A = X X^T;  B = b A + c (A A);  X = a X + B X. */
+/* (N3) one step on x [r, c]:  A = X X^T;  B = b A + c (A A);  X = a X + B X.
+ * The arguments were checked before the first step, so the products cannot fail. */
 static void ns_step(float *x, size_t r, size_t c, const float *coef, const ns_work *w) {
-    dsv4_ref_sgemm(0, 1, r, r, c, 1.0f, x, c, x, c, 0.0f, w->a, r);
-    dsv4_ref_sgemm(0, 0, r, r, r, 1.0f, w->a, r, w->a, r, 0.0f, w->aa, r);
+    w->gemm(0, 1, r, r, c, 1.0f, x, c, x, c, 0.0f, w->a, r);
+    w->gemm(0, 0, r, r, r, 1.0f, w->a, r, w->a, r, 0.0f, w->aa, r);
     for (size_t i = 0; i < r * r; i++) w->b[i] = coef[1] * w->a[i] + coef[2] * w->aa[i];
-    dsv4_ref_sgemm(0, 0, r, c, r, 1.0f, w->b, r, x, c, 0.0f, w->bx, c);
+    w->gemm(0, 0, r, c, r, 1.0f, w->b, r, x, c, 0.0f, w->bx, c);
     for (size_t i = 0; i < r * c; i++) x[i] = coef[0] * x[i] + w->bx[i];
 }
 
@@ -78,7 +84,8 @@ static void newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols, cons
     else memmove(out, x, sizeof(float) * count);
 }
 
-static dsv4_status ns_alloc(size_t rows, size_t cols, ns_work *w) {
+static dsv4_status ns_alloc(size_t rows, size_t cols, dsv4_sgemm_fn gemm, ns_work *w) {
+    w->gemm = gemm;
     size_t r = rows < cols ? rows : cols, count = rows * cols;
     float *mem = malloc(sizeof(float) * (3 * r * r + 2 * count + 1));
     if (!mem) return DSV4_E_NOMEM;
@@ -90,14 +97,14 @@ static dsv4_status ns_alloc(size_t rows, size_t cols, ns_work *w) {
     return DSV4_OK;
 }
 
-dsv4_status dsv4_ref_newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
-                                   const float *z, float *out, float *steps_out) {
+dsv4_status dsv4_newton_schulz_with(dsv4_sgemm_fn gemm, const dsv4_ns_cfg *cfg, size_t rows,
+                                    size_t cols, const float *z, float *out, float *steps_out) {
     size_t count;
     ns_work w;
     dsv4_status st = ns_check(cfg, rows, cols, &count);
     if (st != DSV4_OK || count == 0) return st;
     if (!z || !out) return DSV4_E_NULL;
-    if ((st = ns_alloc(rows, cols, &w)) != DSV4_OK) return st;
+    if ((st = ns_alloc(rows, cols, gemm, &w)) != DSV4_OK) return st;
     newton_schulz(cfg, rows, cols, z, out, steps_out, &w);
     free(w.a);
     return DSV4_OK;
@@ -158,14 +165,15 @@ static dsv4_status muon_check(const dsv4_muon_cfg *cfg, size_t n_mats, size_t ro
     return DSV4_OK;
 }
 
-dsv4_status dsv4_ref_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
-                               size_t cols, float *w, float *m, const float *g, float *ns_out) {
+dsv4_status dsv4_muon_step_with(dsv4_sgemm_fn gemm, const dsv4_muon_cfg *cfg, size_t n_mats,
+                                size_t rows, size_t cols, float *w, float *m, const float *g,
+                                float *ns_out) {
     size_t count;
     ns_work work;
     dsv4_status st = muon_check(cfg, n_mats, rows, cols, &count);
     if (st != DSV4_OK || count == 0 || n_mats == 0) return st;
     if (!w || !m || !g) return DSV4_E_NULL;
-    if ((st = ns_alloc(rows, cols, &work)) != DSV4_OK) return st;
+    if ((st = ns_alloc(rows, cols, gemm, &work)) != DSV4_OK) return st;
     float *u = malloc(sizeof(float) * count * 2); /* u, then O' [rows, cols] */
     if (!u) {
         free(work.a);
@@ -183,4 +191,14 @@ dsv4_status dsv4_ref_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t r
     free(u);
     free(work.a);
     return DSV4_OK;
+}
+
+dsv4_status dsv4_ref_newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
+                                   const float *z, float *out, float *steps_out) {
+    return dsv4_newton_schulz_with(dsv4_ref_sgemm, cfg, rows, cols, z, out, steps_out);
+}
+
+dsv4_status dsv4_ref_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
+                               size_t cols, float *w, float *m, const float *g, float *ns_out) {
+    return dsv4_muon_step_with(dsv4_ref_sgemm, cfg, n_mats, rows, cols, w, m, g, ns_out);
 }
