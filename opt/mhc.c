@@ -1,0 +1,440 @@
+/* mhc.c - the optimized mHC operators (spec/mhc.md): argument checks (ref's,
+ * in ref's order, so the same bad input gives the same status), the kernel
+ * table of the active ISA, and the split of the work into pool tasks.
+ *
+ * Every stage is a phase over all T tokens, cut into fixed chunks of tokens
+ * whose size depends only on the shapes, never on the thread count; each
+ * token's results are computed from that token alone by the same sequence
+ * of operations whatever chunk it falls in, so the bits never depend on the
+ * thread count or on T.  hc_pre runs the phases rms + mixes (one GEMM-like
+ * pass over all tokens that also sums the squares of x while it streams
+ * through, when the ISA has a mixes kernel) -> split + Sinkhorn ->
+ * weighted_sum, through
+ * scratch arrays, and copies the optional stage outputs at the end.
+ *
+ * Stages a kernel table leaves NULL run ref's code on each chunk (public
+ * ref entry points with the chunk's token count), or dsv4_opt_sgemm for the
+ * mixes. */
+#include "mhc_kernels.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    ELEM_TASK = 1 << 16, /* about this many x elements per task (rms, wsum, post) */
+    GATE_TASK = 256,     /* tokens per task of split + Sinkhorn */
+};
+
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+typedef struct mhc_job mhc_job;
+typedef void (*chunk_fn)(mhc_job *j, size_t lo, size_t n, size_t task);
+
+/* Everything a phase may need; each phase reads the fields it uses. */
+struct mhc_job {
+    const dsv4_mhc_kernels *k;
+    const dsv4_mhc_cfg *cfg;
+    size_t K, hc, d, rows;
+    size_t T, per_task;       /* tokens, tokens per task of the current phase */
+    int fuse_rms;             /* the mixes phase computes r as well */
+    chunk_fn chunk;           /* the current phase */
+    const float *x;           /* [T, hc, d] */
+    const float *fn;          /* [rows, K] */
+    const float *scale, *base;
+    const float *f;           /* [T, d] (hc_post) */
+    const float *w;           /* [T, hc] weights of weighted_sum / post gates */
+    const float *comb_in;     /* [T, hc, hc] (hc_post) */
+    float *r;                 /* [T] */
+    float *mixes;             /* [T, rows] */
+    float *pre, *post;        /* [T, hc] */
+    float *logits, *comb;     /* [T, hc, hc] */
+    float *y;                 /* [T, d] or [T, hc, d] (hc_post) */
+    /* Sinkhorn */
+    size_t n;
+    int softmax, rounds;
+    float eps;
+    const float *s_in;        /* [T, n, n] */
+    float *s_out;             /* [T, n, n] */
+    float *scratch;           /* [tasks, (n*n + n) * lanes] */
+    atomic_int status;        /* first failure of a ref call inside a task */
+};
+
+static void fail(mhc_job *j, dsv4_status st) {
+    int ok = DSV4_OK;
+    if (st != DSV4_OK) atomic_compare_exchange_strong(&j->status, &ok, (int)st);
+}
+
+static void task_fn(void *ctx, size_t task) {
+    mhc_job *j = ctx;
+    size_t lo = task * j->per_task;
+    j->chunk(j, lo, min_sz(j->per_task, j->T - lo), task);
+}
+
+/* Run one phase over the job's T tokens (T >= 1). */
+static dsv4_status run_phase(mhc_job *j, chunk_fn chunk, size_t per_task) {
+    j->chunk = chunk;
+    j->per_task = per_task;
+    dsv4_status st = dsv4_pool_run(ceil_div(j->T, per_task), task_fn, j);
+    return st != DSV4_OK ? st : (dsv4_status)atomic_load(&j->status);
+}
+
+/* Tokens per task so that a task sees about ELEM_TASK elements of x. */
+static size_t elem_tokens(size_t per_token) {
+    return per_token >= ELEM_TASK ? 1 : ELEM_TASK / per_token;
+}
+
+static void job_init(mhc_job *j, const dsv4_mhc_cfg *cfg, size_t T, size_t K) {
+    memset(j, 0, sizeof *j);
+    j->k = dsv4_mhc_kernels_for(dsv4_isa_active());
+    j->cfg = cfg;
+    j->T = T;
+    j->K = K;
+    j->hc = cfg->hc;
+    j->d = cfg->d;
+    atomic_init(&j->status, DSV4_OK);
+}
+
+/* ---- (H1) rms ------------------------------------------------------------------ */
+/* r from the sum of squares: ref's divide, add, sqrt, divide (IEEE div and
+ * sqrt, no reciprocal estimates). */
+static float rms_factor(const mhc_job *j, float ss) {
+    float ms = ss / (float)j->K;
+    return 1.0f / sqrtf(ms + j->cfg->norm_eps);
+}
+
+static void rms_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
+    (void)task;
+    for (size_t t = lo; t < lo + n; t++) j->r[t] = rms_factor(j, j->k->sumsq(&j->x[t * j->K], j->K));
+}
+
+static dsv4_status phase_rms(mhc_job *j) { return run_phase(j, rms_chunk, elem_tokens(j->K)); }
+
+/* ---- (H2) mixes ------------------------------------------------------------------ */
+static void scale_by_r(mhc_job *j, size_t lo, size_t n) {
+    for (size_t t = lo; t < lo + n; t++)
+        for (size_t m = 0; m < j->rows; m++) j->mixes[t * j->rows + m] *= j->r[t];
+}
+
+/* The mixes kernel; with fuse_rms it also gives the sums of squares, and r. */
+static void mixes_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
+    (void)task;
+    float ss[DSV4_MHC_MIX_TOKENS];
+    j->k->mixes(&j->x[lo * j->K], n, j->K, j->fn, j->rows, &j->mixes[lo * j->rows],
+                j->fuse_rms ? ss : NULL);
+    for (size_t t = 0; t < n && j->fuse_rms; t++) j->r[lo + t] = rms_factor(j, ss[t]);
+    scale_by_r(j, lo, n);
+}
+
+static void scale_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
+    (void)task;
+    scale_by_r(j, lo, n);
+}
+
+/* mixes [T, rows] = (x [T, K] . fn [rows, K]^T) * r, one GEMM-like pass over
+ * all tokens: the ISA's kernel, or dsv4_opt_sgemm.  With fuse_rms, r [T] is
+ * computed here too (H1 + H2), by the kernel on the way or by its own phase
+ * before the GEMM. */
+static dsv4_status phase_mixes(mhc_job *j) {
+    if (j->k->mixes) return run_phase(j, mixes_chunk, DSV4_MHC_MIX_TOKENS);
+    if (j->fuse_rms) {
+        dsv4_status st = phase_rms(j);
+        if (st != DSV4_OK) return st;
+    }
+    dsv4_status st = dsv4_opt_sgemm(0, 1, j->T, j->rows, j->K, 1.0f, j->x, j->K, j->fn, j->K, 0.0f,
+                                    j->mixes, j->rows);
+    return st != DSV4_OK ? st : run_phase(j, scale_chunk, GATE_TASK);
+}
+
+/* ---- (S) Sinkhorn on a chunk ------------------------------------------------------ */
+static size_t sinkhorn_scratch_floats(const mhc_job *j) {
+    return (j->n * j->n + j->n) * j->k->sinkhorn_lanes;
+}
+
+/* j->s_in -> j->s_out for tokens [lo, lo + cnt). */
+static void sinkhorn_range(mhc_job *j, size_t lo, size_t cnt, size_t task) {
+    size_t nn = j->n * j->n;
+    const float *in = &j->s_in[lo * nn];
+    float *out = &j->s_out[lo * nn];
+    if (j->k->sinkhorn) {
+        float *scratch = &j->scratch[task * sinkhorn_scratch_floats(j)];
+        j->k->sinkhorn(j->n, j->softmax, j->rounds, j->eps, cnt, in, out, scratch);
+    } else if (j->softmax) {
+        fail(j, dsv4_ref_sinkhorn(j->n, j->rounds + 1, j->eps, cnt, in, out));
+    } else {
+        fail(j, dsv4_ref_sinkhorn_rounds(j->n, j->rounds, j->eps, cnt, in, out));
+    }
+}
+
+static void sinkhorn_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
+    sinkhorn_range(j, lo, n, task);
+}
+
+/* Scratch for the Sinkhorn kernel of a phase of GATE_TASK chunks. */
+static dsv4_status alloc_sinkhorn_scratch(mhc_job *j) {
+    size_t per = j->n * j->n, total;
+    if (!dsv4_mul_ok(ceil_div(j->T, GATE_TASK), (per + j->n) * j->k->sinkhorn_lanes, &total) ||
+        !dsv4_mul_ok(total, sizeof(float), &total))
+        return DSV4_E_NOMEM;
+    j->scratch = malloc(total ? total : 1);
+    return j->scratch ? DSV4_OK : DSV4_E_NOMEM;
+}
+
+/* ---- (H3)+(H4) split and Sinkhorn (hc_pre), weights (hc_head) -------------------- */
+static void gates_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
+    size_t hc = j->hc;
+    fail(j, dsv4_ref_hc_split(j->cfg, n, &j->mixes[lo * j->rows], j->scale, j->base, &j->pre[lo * hc],
+                              &j->post[lo * hc], &j->logits[lo * hc * hc]));
+    sinkhorn_range(j, lo, n, task);
+}
+
+static void head_weights_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
+    (void)task;
+    fail(j, dsv4_ref_hc_head_weights(j->cfg, n, &j->mixes[lo * j->hc], j->scale, j->base,
+                                     &j->pre[lo * j->hc]));
+}
+
+/* ---- (H5) weighted sum and hc_post ---------------------------------------------------- */
+static void wsum_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
+    (void)task;
+    const float *x = &j->x[lo * j->K], *w = &j->w[lo * j->hc];
+    float *y = &j->y[lo * j->d];
+    if (!j->k->weighted_sum) {
+        fail(j, dsv4_ref_hc_weighted_sum(j->cfg, n, x, w, y));
+        return;
+    }
+    for (size_t t = 0; t < n; t++)
+        j->k->weighted_sum(&x[t * j->K], &w[t * j->hc], j->hc, j->d, &y[t * j->d]);
+}
+
+static dsv4_status phase_wsum(mhc_job *j) { return run_phase(j, wsum_chunk, elem_tokens(j->K)); }
+
+static void post_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
+    (void)task;
+    size_t hc = j->hc, K = j->K, d = j->d;
+    const float *f = &j->f[lo * d], *x = &j->x[lo * K], *post = &j->w[lo * hc];
+    const float *comb = &j->comb_in[lo * hc * hc];
+    float *out = &j->y[lo * K];
+    if (!j->k->post) {
+        fail(j, dsv4_ref_hc_post(j->cfg, n, f, x, post, comb, out));
+        return;
+    }
+    for (size_t t = 0; t < n; t++)
+        j->k->post(&f[t * d], &x[t * K], &post[t * hc], &comb[t * hc * hc], hc, d, &out[t * K]);
+}
+
+/* ---- argument checks ------------------------------------------------------------------ */
+static int eps_ok(float e) { return e >= 0.0f && e < INFINITY; } /* also rejects NaN */
+
+/* ref/mhc.c's sinkhorn_check, same order. */
+static dsv4_status sinkhorn_check(size_t n, int iters_or_rounds, int min_rounds, float eps,
+                                  size_t T) {
+    size_t nn, tnn;
+    if (n == 0 || iters_or_rounds < min_rounds || !eps_ok(eps)) return DSV4_E_ARG;
+    if (!dsv4_mul_ok(n, n, &nn) || !dsv4_mul_ok(T, nn, &tnn)) return DSV4_E_OVERFLOW;
+    return DSV4_OK;
+}
+
+/* The dispatcher's state, then dsv4_mhc_check (as every ref entry point). */
+static dsv4_status opt_check(const dsv4_mhc_cfg *cfg, size_t T, size_t *K) {
+    if (dsv4_isa_status() != DSV4_OK) return DSV4_E_ISA;
+    return dsv4_mhc_check(cfg, T, K);
+}
+
+/* ---- public stage entry points ------------------------------------------------------- */
+dsv4_status dsv4_opt_hc_rms(const dsv4_mhc_cfg *cfg, size_t T, const float *x, float *r) {
+    size_t K;
+    dsv4_status st = opt_check(cfg, T, &K);
+    if (st != DSV4_OK || T == 0) return st;
+    if (!x || !r) return DSV4_E_NULL;
+    mhc_job j;
+    job_init(&j, cfg, T, K);
+    j.x = x;
+    j.r = r;
+    return phase_rms(&j);
+}
+
+dsv4_status dsv4_opt_hc_mixes(const dsv4_mhc_cfg *cfg, size_t T, size_t rows, const float *x,
+                              const float *fn, const float *r, float *mixes) {
+    size_t K, rk, tr;
+    dsv4_status st = opt_check(cfg, T, &K);
+    if (st != DSV4_OK) return st;
+    if (rows == 0) return DSV4_E_ARG;
+    if (!dsv4_mul_ok(rows, K, &rk) || !dsv4_mul_ok(T, rows, &tr)) return DSV4_E_OVERFLOW;
+    if (T == 0) return DSV4_OK;
+    if (!x || !fn || !r || !mixes) return DSV4_E_NULL;
+    mhc_job j;
+    job_init(&j, cfg, T, K);
+    j.rows = rows;
+    j.x = x;
+    j.fn = fn;
+    j.r = (float *)r; /* only read by the mixes phase */
+    j.mixes = mixes;
+    return phase_mixes(&j);
+}
+
+dsv4_status dsv4_opt_hc_weighted_sum(const dsv4_mhc_cfg *cfg, size_t T, const float *x,
+                                     const float *w, float *y) {
+    size_t K;
+    dsv4_status st = opt_check(cfg, T, &K);
+    if (st != DSV4_OK || T == 0) return st;
+    if (!x || !w || !y) return DSV4_E_NULL;
+    mhc_job j;
+    job_init(&j, cfg, T, K);
+    j.x = x;
+    j.w = w;
+    j.y = y;
+    return phase_wsum(&j);
+}
+
+/* Sinkhorn over T matrices (softmax: the whole procedure with iters =
+ * rounds + 1; else `rounds` more rounds). */
+static dsv4_status run_sinkhorn(size_t n, int softmax, int rounds, float eps, size_t T,
+                                const float *in, float *out) {
+    mhc_job j;
+    memset(&j, 0, sizeof j);
+    j.k = dsv4_mhc_kernels_for(dsv4_isa_active());
+    j.T = T;
+    j.n = n;
+    j.softmax = softmax;
+    j.rounds = rounds;
+    j.eps = eps;
+    j.s_in = in;
+    j.s_out = out;
+    atomic_init(&j.status, DSV4_OK);
+    dsv4_status st = alloc_sinkhorn_scratch(&j);
+    if (st == DSV4_OK) st = run_phase(&j, sinkhorn_chunk, GATE_TASK);
+    free(j.scratch);
+    return st;
+}
+
+dsv4_status dsv4_opt_sinkhorn(size_t n, int iters, float eps, size_t T, const float *logits,
+                              float *out) {
+    if (dsv4_isa_status() != DSV4_OK) return DSV4_E_ISA;
+    dsv4_status st = sinkhorn_check(n, iters, 1, eps, T);
+    if (st != DSV4_OK || T == 0) return st;
+    if (!logits || !out) return DSV4_E_NULL;
+    return run_sinkhorn(n, 1, iters - 1, eps, T, logits, out);
+}
+
+dsv4_status dsv4_opt_sinkhorn_rounds(size_t n, int rounds, float eps, size_t T, const float *c,
+                                     float *out) {
+    if (dsv4_isa_status() != DSV4_OK) return DSV4_E_ISA;
+    dsv4_status st = sinkhorn_check(n, rounds, 0, eps, T);
+    if (st != DSV4_OK || T == 0) return st;
+    if (!c || !out) return DSV4_E_NULL;
+    return run_sinkhorn(n, 0, rounds, eps, T, c, out);
+}
+
+dsv4_status dsv4_opt_hc_post(const dsv4_mhc_cfg *cfg, size_t T, const float *f, const float *x,
+                             const float *post, const float *comb, float *out) {
+    size_t K;
+    dsv4_status st = opt_check(cfg, T, &K);
+    if (st != DSV4_OK || T == 0) return st;
+    if (!f || !x || !post || !comb || !out) return DSV4_E_NULL;
+    mhc_job j;
+    job_init(&j, cfg, T, K);
+    j.f = f;
+    j.x = x;
+    j.w = post;
+    j.comb_in = comb;
+    j.y = out;
+    return run_phase(&j, post_chunk, elem_tokens(K));
+}
+
+/* ---- whole operators ---------------------------------------------------------------- */
+/* Scratch of hc_pre / hc_head: r [T], mixes [T, rows], pre [T, hc],
+ * logits [T, hc, hc] (hc_pre only), in one allocation. */
+static dsv4_status alloc_token_scratch(mhc_job *j, size_t logits_per_token, float **block) {
+    size_t per = 1 + j->rows + j->hc + logits_per_token, total;
+    if (!dsv4_mul_ok(j->T, per, &total) || !dsv4_mul_ok(total, sizeof(float), &total))
+        return DSV4_E_NOMEM;
+    *block = malloc(total);
+    if (!*block) return DSV4_E_NOMEM;
+    j->r = *block;
+    j->mixes = j->r + j->T;
+    j->pre = j->mixes + j->T * j->rows;
+    j->logits = j->pre + j->T * j->hc;
+    return DSV4_OK;
+}
+
+static void copy_stage(float *dst, const float *src, size_t n) {
+    if (dst) memcpy(dst, src, n * sizeof(float));
+}
+
+dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,
+                            const float *scale, const float *base, float *y, float *post,
+                            float *comb, const dsv4_hc_pre_stages *stages) {
+    size_t K;
+    dsv4_status st = opt_check(cfg, T, &K);
+    if (st != DSV4_OK || T == 0) return st;
+    if (!x || !fn || !scale || !base || !y || !post || !comb) return DSV4_E_NULL;
+    mhc_job j;
+    job_init(&j, cfg, T, K);
+    size_t hc = j.hc;
+    j.rows = (2 + hc) * hc;
+    j.x = x;
+    j.fn = fn;
+    j.scale = scale;
+    j.base = base;
+    j.post = post;
+    j.comb = comb;
+    j.y = y;
+    /* Sinkhorn of the gates phase: logits -> comb, iters = rounds + 1 */
+    j.n = hc;
+    j.softmax = 1;
+    j.rounds = cfg->sinkhorn_iters - 1;
+    j.eps = cfg->hc_eps;
+    float *block = NULL;
+    st = alloc_token_scratch(&j, hc * hc, &block);
+    if (st == DSV4_OK) st = alloc_sinkhorn_scratch(&j);
+    j.s_in = j.logits;
+    j.s_out = comb;
+    j.w = j.pre;
+    j.fuse_rms = 1;
+    if (st == DSV4_OK) st = phase_mixes(&j);                           /* H1, H2 */
+    if (st == DSV4_OK) st = run_phase(&j, gates_chunk, GATE_TASK);     /* H3, H4 */
+    if (st == DSV4_OK) st = phase_wsum(&j);                            /* H5 */
+    if (st == DSV4_OK && stages) {
+        copy_stage(stages->r, j.r, T);
+        copy_stage(stages->mixes, j.mixes, T * j.rows);
+        copy_stage(stages->pre, j.pre, T * hc);
+        copy_stage(stages->logits, j.logits, T * hc * hc);
+    }
+    free(j.scratch);
+    free(block);
+    return st;
+}
+
+dsv4_status dsv4_opt_hc_head(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,
+                             const float *scale, const float *base, float *y,
+                             const dsv4_hc_head_stages *stages) {
+    size_t K;
+    dsv4_status st = opt_check(cfg, T, &K);
+    if (st != DSV4_OK || T == 0) return st;
+    if (!x || !fn || !scale || !base || !y) return DSV4_E_NULL;
+    mhc_job j;
+    job_init(&j, cfg, T, K);
+    j.rows = j.hc;
+    j.x = x;
+    j.fn = fn;
+    j.scale = scale;
+    j.base = base;
+    j.y = y;
+    float *block = NULL;
+    st = alloc_token_scratch(&j, 0, &block);
+    j.w = j.pre;
+    j.fuse_rms = 1;
+    if (st == DSV4_OK) st = phase_mixes(&j);
+    if (st == DSV4_OK) st = run_phase(&j, head_weights_chunk, GATE_TASK);
+    if (st == DSV4_OK) st = phase_wsum(&j);
+    if (st == DSV4_OK && stages) {
+        copy_stage(stages->r, j.r, T);
+        copy_stage(stages->mixes, j.mixes, T * j.hc);
+        copy_stage(stages->w, j.pre, T * j.hc);
+    }
+    free(block);
+    return st;
+}

@@ -1,0 +1,264 @@
+/* mhc_avx2.c - AVX2 + FMA kernels of mHC (spec/mhc.md; mhc_kernels.h says
+ * which are bit-exact with ref).  8 fp32 lanes; tails through
+ * maskload/maskstore, which never touch memory outside the mask.  The same
+ * methods as mhc_avx512.c, on half the lanes and 16 registers. */
+#if defined(__x86_64__)
+#include "mhc_kernels.h"
+
+#include <immintrin.h>
+
+enum { W = 8 }; /* lanes */
+
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+
+/* All-ones in lanes [0, m) (m <= 8). */
+static inline __m256i first_lanes(size_t m) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)m), idx);
+}
+
+/* 8 lanes at p, the ones outside the mask read as 0 (not touched). */
+static inline __m256 load_m(const float *p, __m256i mk, size_t m) {
+    return m == W ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mk);
+}
+
+static inline void store_m(float *p, __m256i mk, size_t m, __m256 v) {
+    if (m == W) _mm256_storeu_ps(p, v);
+    else _mm256_maskstore_ps(p, mk, v);
+}
+
+/* A fixed reduction of 8 lanes: (0+4, 1+5, 2+6, 3+7), then pairs. */
+static inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+/* bf16 RNE round trip of each lane, NaN -> 0x7FC00000 (see mhc_avx512.c). */
+static inline __m256 round_bf16(__m256 v) {
+    __m256i u = _mm256_castps_si256(v);
+    __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7FFF)));
+    r = _mm256_and_si256(r, _mm256_set1_epi32((int)0xFFFF0000u));
+    __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    return _mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000)),
+                            nan);
+}
+
+/* ---- (H1) sum of squares (the order of mhc_avx512.c on 8 lanes) ---------- */
+static float sumsq_avx2(const float *x, size_t K) {
+    __m256 acc = _mm256_setzero_ps();
+    size_t k = 0;
+    for (; k + W <= K; k += W) {
+        __m256 v = _mm256_loadu_ps(x + k);
+        acc = _mm256_fmadd_ps(v, v, acc);
+    }
+    if (k < K) {
+        __m256 v = _mm256_maskload_ps(x + k, first_lanes(K - k));
+        acc = _mm256_fmadd_ps(v, v, acc);
+    }
+    return hsum(acc);
+}
+
+/* ---- (H2) mixes, lanes along k (see mhc_avx512.c) ---------------------------
+ * Register tile 3 tokens x 4 rows = 12 accumulators + 3 x vectors (the fn
+ * vector can be an FMA memory operand). */
+enum { TT = 3, RR = 4, RB = 24, KC = 1024 };
+
+typedef struct mix_tile {
+    const float *x[TT];
+    const float *f[RR];
+    __m256 *acc; /* acc[t * RB + r] */
+    __m256 *ss;  /* ss[t] (when sq) */
+} mix_tile;
+
+static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m, int tt, int sq,
+                                                               size_t k0, size_t k1) {
+    __m256 a[TT][RR], s[TT];
+#pragma GCC unroll 3
+    for (int t = 0; t < tt; t++) {
+#pragma GCC unroll 4
+        for (int r = 0; r < RR; r++) a[t][r] = m->acc[t * RB + r];
+        if (sq) s[t] = m->ss[t];
+    }
+    size_t k = k0, full = k0 + ((k1 - k0) / W) * W;
+    for (; k < full; k += W) {
+        __m256 xv[TT];
+#pragma GCC unroll 3
+        for (int t = 0; t < tt; t++) {
+            xv[t] = _mm256_loadu_ps(m->x[t] + k);
+            if (sq) s[t] = _mm256_fmadd_ps(xv[t], xv[t], s[t]);
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < RR; r++) {
+            __m256 fv = _mm256_loadu_ps(m->f[r] + k);
+#pragma GCC unroll 3
+            for (int t = 0; t < tt; t++) a[t][r] = _mm256_fmadd_ps(xv[t], fv, a[t][r]);
+        }
+    }
+    if (k < k1) {
+        __m256i mk = first_lanes(k1 - k);
+        for (int t = 0; t < tt; t++) {
+            __m256 xv = _mm256_maskload_ps(m->x[t] + k, mk);
+            if (sq) s[t] = _mm256_fmadd_ps(xv, xv, s[t]);
+            for (int r = 0; r < RR; r++)
+                a[t][r] = _mm256_fmadd_ps(xv, _mm256_maskload_ps(m->f[r] + k, mk), a[t][r]);
+        }
+    }
+#pragma GCC unroll 3
+    for (int t = 0; t < tt; t++) {
+#pragma GCC unroll 4
+        for (int r = 0; r < RR; r++) m->acc[t * RB + r] = a[t][r];
+        if (sq) m->ss[t] = s[t];
+    }
+}
+
+static void mix_tile_3(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 0, k0, k1); }
+static void mix_tile_1(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 0, k0, k1); }
+static void mix_tile_3s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 1, k0, k1); }
+static void mix_tile_1s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 1, k0, k1); }
+
+static void mix_block(const float *x, size_t ntok, size_t K, const float *fn, size_t rb,
+                      size_t nrb, size_t k0, size_t k1, __m256 (*acc)[RB], __m256 *ss) {
+    for (size_t g = 0; g < nrb; g += RR) {
+        int sq = ss && g == 0;
+        mix_tile m;
+        for (size_t r = 0; r < RR; r++) m.f[r] = fn + (rb + min_sz(g + r, nrb - 1)) * K;
+        size_t t = 0;
+        for (; t + TT <= ntok; t += TT) {
+            for (size_t i = 0; i < TT; i++) m.x[i] = x + (t + i) * K;
+            m.acc = &acc[t][g];
+            m.ss = sq ? &ss[t] : NULL;
+            (sq ? mix_tile_3s : mix_tile_3)(&m, k0, k1);
+        }
+        for (; t < ntok; t++) {
+            m.x[0] = x + t * K;
+            m.acc = &acc[t][g];
+            m.ss = sq ? &ss[t] : NULL;
+            (sq ? mix_tile_1s : mix_tile_1)(&m, k0, k1);
+        }
+    }
+}
+
+static void mixes_avx2(const float *x, size_t ntok, size_t K, const float *fn, size_t rows,
+                       float *raw, float *sumsq) {
+    __m256 acc[DSV4_MHC_MIX_TOKENS][RB]; /* [tokens, rows of the block] x 8 lanes */
+    __m256 ss[DSV4_MHC_MIX_TOKENS];
+    for (size_t t = 0; t < ntok; t++) ss[t] = _mm256_setzero_ps();
+    for (size_t rb = 0; rb < rows; rb += RB) {
+        size_t nrb = min_sz(RB, rows - rb);
+        __m256 *want_ss = sumsq && rb == 0 ? ss : NULL;
+        for (size_t t = 0; t < ntok; t++)
+            for (size_t r = 0; r < RB; r++) acc[t][r] = _mm256_setzero_ps();
+        for (size_t k0 = 0; k0 < K; k0 += KC)
+            mix_block(x, ntok, K, fn, rb, nrb, k0, min_sz(K, k0 + KC), acc, want_ss);
+        for (size_t t = 0; t < ntok; t++)
+            for (size_t r = 0; r < nrb; r++) raw[t * rows + rb + r] = hsum(acc[t][r]);
+    }
+    for (size_t t = 0; t < ntok && sumsq; t++) sumsq[t] = hsum(ss[t]);
+}
+
+/* ---- (S1)-(S3) Sinkhorn, one token per lane (see mhc_avx512.c) ------------- */
+static inline __m256 ld(const float *c, size_t q) { return _mm256_loadu_ps(c + q * W); }
+static inline void st(float *c, size_t q, __m256 v) { _mm256_storeu_ps(c + q * W, v); }
+
+static void soa_softmax_rows(float *c, size_t n, __m256 eps) {
+    for (size_t j = 0; j < n; j++) {
+        __m256 mx = ld(c, j * n);
+        for (size_t k = 1; k < n; k++) mx = _mm256_max_ps(ld(c, j * n + k), mx);
+        __m256 s = _mm256_setzero_ps();
+        for (size_t k = 0; k < n; k++) {
+            __m256 e = dsv4_expf_avx2(_mm256_sub_ps(ld(c, j * n + k), mx));
+            st(c, j * n + k, e);
+            s = _mm256_add_ps(s, e);
+        }
+        for (size_t k = 0; k < n; k++)
+            st(c, j * n + k, _mm256_add_ps(_mm256_div_ps(ld(c, j * n + k), s), eps));
+    }
+}
+
+static void soa_rows(float *c, size_t n, __m256 eps) {
+    for (size_t j = 0; j < n; j++) {
+        __m256 s = _mm256_setzero_ps();
+        for (size_t k = 0; k < n; k++) s = _mm256_add_ps(s, ld(c, j * n + k));
+        __m256 div = _mm256_add_ps(s, eps);
+        for (size_t k = 0; k < n; k++) st(c, j * n + k, _mm256_div_ps(ld(c, j * n + k), div));
+    }
+}
+
+static void soa_cols(float *c, size_t n, __m256 eps, float *colsum) {
+    for (size_t k = 0; k < n; k++) {
+        __m256 s = _mm256_setzero_ps();
+        for (size_t j = 0; j < n; j++) s = _mm256_add_ps(s, ld(c, j * n + k));
+        st(colsum, k, _mm256_add_ps(s, eps));
+    }
+    for (size_t j = 0; j < n; j++)
+        for (size_t k = 0; k < n; k++)
+            st(c, j * n + k, _mm256_div_ps(ld(c, j * n + k), ld(colsum, k)));
+}
+
+static void sinkhorn_avx2(size_t n, int softmax, int rounds, float eps_f, size_t ntok,
+                          const float *in, float *out, float *scratch) {
+    size_t nn = n * n;
+    float *c = scratch, *colsum = scratch + nn * W; /* [nn][W], [n][W] */
+    const __m256 eps = _mm256_set1_ps(eps_f);
+    for (size_t t0 = 0; t0 < ntok; t0 += W) {
+        size_t m = min_sz(W, ntok - t0);
+        for (size_t q = 0; q < nn; q++)
+            for (size_t l = 0; l < W; l++) c[q * W + l] = l < m ? in[(t0 + l) * nn + q] : 0.0f;
+        if (softmax) {
+            soa_softmax_rows(c, n, eps);
+            soa_cols(c, n, eps, colsum);
+        }
+        for (int r = 0; r < rounds; r++) {
+            soa_rows(c, n, eps);
+            soa_cols(c, n, eps, colsum);
+        }
+        for (size_t l = 0; l < m; l++)
+            for (size_t q = 0; q < nn; q++) out[(t0 + l) * nn + q] = c[q * W + l];
+    }
+}
+
+/* ---- (H5) weighted sum and hc_post, one channel per lane ------------------- */
+static inline __m256 stream_mix(const float *x, const float *w, size_t w_stride, size_t hc,
+                                size_t d, size_t i, __m256i mk, size_t m) {
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t j = 0; j < hc; j++)
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(w[j * w_stride]),
+                                               load_m(x + j * d + i, mk, m)));
+    return acc;
+}
+
+static void wsum_avx2(const float *x, const float *w, size_t hc, size_t d, float *y) {
+    for (size_t i = 0; i < d; i += W) {
+        size_t m = min_sz(W, d - i);
+        __m256i mk = first_lanes(m);
+        store_m(y + i, mk, m, round_bf16(stream_mix(x, w, 1, hc, d, i, mk, m)));
+    }
+}
+
+static void post_avx2(const float *f, const float *x, const float *post, const float *comb,
+                      size_t hc, size_t d, float *out) {
+    for (size_t k = 0; k < hc; k++) {
+        const __m256 pk = _mm256_set1_ps(post[k]);
+        for (size_t i = 0; i < d; i += W) {
+            size_t m = min_sz(W, d - i);
+            __m256i mk = first_lanes(m);
+            __m256 mix = stream_mix(x, comb + k, hc, hc, d, i, mk, m);
+            __m256 v = _mm256_add_ps(_mm256_mul_ps(pk, load_m(f + i, mk, m)), mix);
+            store_m(out + k * d + i, mk, m, round_bf16(v));
+        }
+    }
+}
+
+const dsv4_mhc_kernels dsv4_mhc_kernels_avx2 = {
+    .sumsq = sumsq_avx2,
+    .mixes = mixes_avx2,
+    .sinkhorn = sinkhorn_avx2,
+    .sinkhorn_lanes = W,
+    .weighted_sum = wsum_avx2,
+    .post = post_avx2,
+    .expf_array = dsv4_expf_array_avx2,
+};
+#endif

@@ -1,0 +1,265 @@
+/* mhc_avx512.c - AVX-512 kernels of mHC (spec/mhc.md; mhc_kernels.h says
+ * which are bit-exact with ref).  16 fp32 lanes; tails under lane masks
+ * (masked loads and stores never touch memory outside the mask). */
+#if defined(__x86_64__)
+#include "mhc_kernels.h"
+
+#include <immintrin.h>
+
+enum { W = 16 }; /* lanes */
+
+static __mmask16 first_lanes(size_t n) { return (__mmask16)((1u << n) - 1u); } /* n <= 16 */
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+
+/* v rounded to bf16 (RNE) and back, as ref's dsv4_bf16_decode(encode(v)):
+ * adding 0x7FFF plus the lowest kept bit rounds to nearest even on the bits
+ * (a carry into the exponent gives the next binade or Inf, as IEEE does);
+ * any NaN becomes the canonical 0x7FC00000. */
+static inline __m512 round_bf16(__m512 v) {
+    __m512i u = _mm512_castps_si512(v);
+    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF)));
+    r = _mm512_and_si512(r, _mm512_set1_epi32((int)0xFFFF0000u));
+    __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    r = _mm512_mask_mov_epi32(r, nan, _mm512_set1_epi32(0x7FC00000));
+    return _mm512_castsi512_ps(r);
+}
+
+/* ---- (H1) sum of squares ----------------------------------------------------
+ * Lane l sums x_k^2 over k = l (mod 16) ascending, one FMA per term (the
+ * last K % 16 terms under a mask), then a fixed reduction of the 16 lanes.
+ * The mixes kernel below accumulates the same sums while it streams x
+ * (hc_pre's rms then costs no extra pass over x) and gets the same bits. */
+static float sumsq_avx512(const float *x, size_t K) {
+    __m512 acc = _mm512_setzero_ps();
+    size_t k = 0;
+    for (; k + W <= K; k += W) {
+        __m512 v = _mm512_loadu_ps(x + k);
+        acc = _mm512_fmadd_ps(v, v, acc);
+    }
+    if (k < K) {
+        __m512 v = _mm512_maskz_loadu_ps(first_lanes(K - k), x + k);
+        acc = _mm512_fmadd_ps(v, v, acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+/* ---- (H2) mixes: raw[t][m] = x[t] . fn[m] ----------------------------------
+ * Both operands are contiguous in k, so lanes run along k: accumulator
+ * (t, m) holds 16 partial sums, lane l over k = l (mod 16) ascending, one
+ * FMA per term; at the end a fixed reduction of the 16 lanes.  That order
+ * depends on K only.  Register tile: 4 tokens x 6 rows = 24 accumulators
+ * and 4 x vectors; per 16 terms 10 loads feed 24 FMAs.  Cache blocking: the
+ * k-range is cut into KC-term blocks; inside one, the 6 fn rows of a group
+ * (24 KiB) stay in L1 while the task's token groups pass, and the partial
+ * sums wait in `acc` between blocks (blocking changes no operation). */
+enum { TT = 4, RR = 6, RB = 24, KC = 1024 };
+
+typedef struct mix_tile {
+    const float *x[TT];  /* token rows [K] */
+    const float *f[RR];  /* fn rows [K] */
+    __m512 *acc;         /* acc[t * RB + r] */
+    __m512 *ss;          /* ss[t]: the tokens' sums of squares (when sq) */
+} mix_tile;
+
+/* tt tokens (1 or TT) over terms [k0, k1); sq: also the sums of squares. */
+static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m, int tt, int sq,
+                                                               size_t k0, size_t k1) {
+    __m512 a[TT][RR], s[TT];
+#pragma GCC unroll 4
+    for (int t = 0; t < tt; t++) {
+#pragma GCC unroll 6
+        for (int r = 0; r < RR; r++) a[t][r] = m->acc[t * RB + r];
+        if (sq) s[t] = m->ss[t];
+    }
+    size_t k = k0, full = k0 + ((k1 - k0) / W) * W;
+    for (; k < full; k += W) {
+        __m512 xv[TT];
+#pragma GCC unroll 4
+        for (int t = 0; t < tt; t++) {
+            xv[t] = _mm512_loadu_ps(m->x[t] + k);
+            if (sq) s[t] = _mm512_fmadd_ps(xv[t], xv[t], s[t]);
+        }
+#pragma GCC unroll 6
+        for (int r = 0; r < RR; r++) {
+            __m512 fv = _mm512_loadu_ps(m->f[r] + k);
+#pragma GCC unroll 4
+            for (int t = 0; t < tt; t++) a[t][r] = _mm512_fmadd_ps(xv[t], fv, a[t][r]);
+        }
+    }
+    if (k < k1) { /* the last K % 16 terms; zero lanes add nothing */
+        __mmask16 mk = first_lanes(k1 - k);
+        for (int t = 0; t < tt; t++) {
+            __m512 xv = _mm512_maskz_loadu_ps(mk, m->x[t] + k);
+            if (sq) s[t] = _mm512_fmadd_ps(xv, xv, s[t]);
+            for (int r = 0; r < RR; r++)
+                a[t][r] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(mk, m->f[r] + k), a[t][r]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < tt; t++) {
+#pragma GCC unroll 6
+        for (int r = 0; r < RR; r++) m->acc[t * RB + r] = a[t][r];
+        if (sq) m->ss[t] = s[t];
+    }
+}
+
+/* The four variants, each compiled with its loops unrolled. */
+static void mix_tile_4(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 0, k0, k1); }
+static void mix_tile_1(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 0, k0, k1); }
+static void mix_tile_4s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 1, k0, k1); }
+static void mix_tile_1s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 1, k0, k1); }
+
+/* One k-block of rows [rb, rb + nrb) (nrb <= RB) for all ntok tokens.  A
+ * short last row group repeats its last row (the extra sums are not used).
+ * ss: NULL, or the sums of squares, accumulated by the first row group. */
+static void mix_block(const float *x, size_t ntok, size_t K, const float *fn, size_t rb,
+                      size_t nrb, size_t k0, size_t k1, __m512 (*acc)[RB], __m512 *ss) {
+    for (size_t g = 0; g < nrb; g += RR) {
+        int sq = ss && g == 0;
+        mix_tile m;
+        for (size_t r = 0; r < RR; r++) m.f[r] = fn + (rb + min_sz(g + r, nrb - 1)) * K;
+        size_t t = 0;
+        for (; t + TT <= ntok; t += TT) {
+            for (size_t i = 0; i < TT; i++) m.x[i] = x + (t + i) * K;
+            m.acc = &acc[t][g];
+            m.ss = sq ? &ss[t] : NULL;
+            (sq ? mix_tile_4s : mix_tile_4)(&m, k0, k1);
+        }
+        for (; t < ntok; t++) {
+            m.x[0] = x + t * K;
+            m.acc = &acc[t][g];
+            m.ss = sq ? &ss[t] : NULL;
+            (sq ? mix_tile_1s : mix_tile_1)(&m, k0, k1);
+        }
+    }
+}
+
+static void mixes_avx512(const float *x, size_t ntok, size_t K, const float *fn, size_t rows,
+                         float *raw, float *sumsq) {
+    __m512 acc[DSV4_MHC_MIX_TOKENS][RB]; /* [tokens, rows of the block] x 16 lanes */
+    __m512 ss[DSV4_MHC_MIX_TOKENS];      /* [tokens] x 16 lanes */
+    for (size_t t = 0; t < ntok; t++) ss[t] = _mm512_setzero_ps();
+    for (size_t rb = 0; rb < rows; rb += RB) {
+        size_t nrb = min_sz(RB, rows - rb);
+        __m512 *want_ss = sumsq && rb == 0 ? ss : NULL;
+        for (size_t t = 0; t < ntok; t++)
+            for (size_t r = 0; r < RB; r++) acc[t][r] = _mm512_setzero_ps();
+        for (size_t k0 = 0; k0 < K; k0 += KC)
+            mix_block(x, ntok, K, fn, rb, nrb, k0, min_sz(K, k0 + KC), acc, want_ss);
+        for (size_t t = 0; t < ntok; t++)
+            for (size_t r = 0; r < nrb; r++) raw[t * rows + rb + r] = _mm512_reduce_add_ps(acc[t][r]);
+    }
+    for (size_t t = 0; t < ntok && sumsq; t++) sumsq[t] = _mm512_reduce_add_ps(ss[t]);
+}
+
+/* ---- (S1)-(S3) Sinkhorn, one token per lane ---------------------------------
+ * The matrices of 16 tokens are transposed into c[q][lane] (q = j*n + k),
+ * so each step of ref becomes the same operation on 16 tokens at once;
+ * lanes past ntok hold zeros and are never written back. */
+static inline __m512 ld(const float *c, size_t q) { return _mm512_loadu_ps(c + q * W); }
+static inline void st(float *c, size_t q, __m512 v) { _mm512_storeu_ps(c + q * W, v); }
+
+/* (S1) row softmax, max subtracted, then + eps.  c [n*n][W] in place. */
+static void soa_softmax_rows(float *c, size_t n, __m512 eps) {
+    for (size_t j = 0; j < n; j++) {
+        __m512 mx = ld(c, j * n);
+        /* max_ps(a, b) = a > b ? a : b, NaN -> b: ref's `row[k] > mx ? row[k] : mx` */
+        for (size_t k = 1; k < n; k++) mx = _mm512_max_ps(ld(c, j * n + k), mx);
+        __m512 s = _mm512_setzero_ps();
+        for (size_t k = 0; k < n; k++) {
+            __m512 e = dsv4_expf_avx512(_mm512_sub_ps(ld(c, j * n + k), mx));
+            st(c, j * n + k, e);
+            s = _mm512_add_ps(s, e);
+        }
+        for (size_t k = 0; k < n; k++)
+            st(c, j * n + k, _mm512_add_ps(_mm512_div_ps(ld(c, j * n + k), s), eps));
+    }
+}
+
+/* Row step: each row divided by (its sum + eps). */
+static void soa_rows(float *c, size_t n, __m512 eps) {
+    for (size_t j = 0; j < n; j++) {
+        __m512 s = _mm512_setzero_ps();
+        for (size_t k = 0; k < n; k++) s = _mm512_add_ps(s, ld(c, j * n + k));
+        __m512 div = _mm512_add_ps(s, eps);
+        for (size_t k = 0; k < n; k++) st(c, j * n + k, _mm512_div_ps(ld(c, j * n + k), div));
+    }
+}
+
+/* Column step: all column sums first (colsum [n][W]), then the divisions. */
+static void soa_cols(float *c, size_t n, __m512 eps, float *colsum) {
+    for (size_t k = 0; k < n; k++) {
+        __m512 s = _mm512_setzero_ps();
+        for (size_t j = 0; j < n; j++) s = _mm512_add_ps(s, ld(c, j * n + k));
+        st(colsum, k, _mm512_add_ps(s, eps));
+    }
+    for (size_t j = 0; j < n; j++)
+        for (size_t k = 0; k < n; k++)
+            st(c, j * n + k, _mm512_div_ps(ld(c, j * n + k), ld(colsum, k)));
+}
+
+static void sinkhorn_avx512(size_t n, int softmax, int rounds, float eps_f, size_t ntok,
+                            const float *in, float *out, float *scratch) {
+    size_t nn = n * n;
+    float *c = scratch, *colsum = scratch + nn * W; /* [nn][W], [n][W] */
+    const __m512 eps = _mm512_set1_ps(eps_f);
+    for (size_t t0 = 0; t0 < ntok; t0 += W) {
+        size_t m = min_sz(W, ntok - t0);
+        for (size_t q = 0; q < nn; q++)
+            for (size_t l = 0; l < W; l++) c[q * W + l] = l < m ? in[(t0 + l) * nn + q] : 0.0f;
+        if (softmax) {
+            soa_softmax_rows(c, n, eps);
+            soa_cols(c, n, eps, colsum);
+        }
+        for (int r = 0; r < rounds; r++) {
+            soa_rows(c, n, eps);
+            soa_cols(c, n, eps, colsum);
+        }
+        for (size_t l = 0; l < m; l++)
+            for (size_t q = 0; q < nn; q++) out[(t0 + l) * nn + q] = c[q * W + l];
+    }
+}
+
+/* ---- (H5) weighted sum and hc_post, one channel per lane ------------------- */
+/* sum_j w_j * x[j][i..i+m), from 0, j ascending (ref's order).  x [hc, d]. */
+static inline __m512 stream_mix(const float *x, const float *w, size_t w_stride, size_t hc,
+                                size_t d, size_t i, __mmask16 mk) {
+    __m512 acc = _mm512_setzero_ps();
+    for (size_t j = 0; j < hc; j++)
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(w[j * w_stride]),
+                                               _mm512_maskz_loadu_ps(mk, x + j * d + i)));
+    return acc;
+}
+
+static void wsum_avx512(const float *x, const float *w, size_t hc, size_t d, float *y) {
+    for (size_t i = 0; i < d; i += W) {
+        __mmask16 mk = first_lanes(min_sz(W, d - i));
+        _mm512_mask_storeu_ps(y + i, mk, round_bf16(stream_mix(x, w, 1, hc, d, i, mk)));
+    }
+}
+
+/* Stream k weighs old stream j by comb[j][k]: a column of comb, stride hc. */
+static void post_avx512(const float *f, const float *x, const float *post, const float *comb,
+                        size_t hc, size_t d, float *out) {
+    for (size_t k = 0; k < hc; k++) {
+        const __m512 pk = _mm512_set1_ps(post[k]);
+        for (size_t i = 0; i < d; i += W) {
+            __mmask16 mk = first_lanes(min_sz(W, d - i));
+            __m512 mix = stream_mix(x, comb + k, hc, hc, d, i, mk);
+            __m512 v = _mm512_add_ps(_mm512_mul_ps(pk, _mm512_maskz_loadu_ps(mk, f + i)), mix);
+            _mm512_mask_storeu_ps(out + k * d + i, mk, round_bf16(v));
+        }
+    }
+}
+
+const dsv4_mhc_kernels dsv4_mhc_kernels_avx512 = {
+    .sumsq = sumsq_avx512,
+    .mixes = mixes_avx512,
+    .sinkhorn = sinkhorn_avx512,
+    .sinkhorn_lanes = W,
+    .weighted_sum = wsum_avx512,
+    .post = post_avx512,
+    .expf_array = dsv4_expf_array_avx512,
+};
+#endif

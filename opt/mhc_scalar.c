@@ -1,0 +1,44 @@
+/* mhc_scalar.c - the portable mHC kernels (the only ones on non-x86
+ * machines).  Only the stages that have no bit-exact contract get a kernel
+ * of their own here; for Sinkhorn, weighted_sum and hc_post the table is
+ * NULL and opt/mhc.c runs ref's code on each chunk of tokens, which is the
+ * plain-C statement of what the SIMD files do lane by lane. */
+#include "mhc_kernels.h"
+
+/* Sum of squares, left to right (no FMA contract: either rounding is within
+ * the spec's tolerance). */
+static float sumsq_scalar(const float *x, size_t K) {
+    float ss = 0.0f;
+    for (size_t k = 0; k < K; k++) {
+        float sq = x[k] * x[k];
+        ss = ss + sq;
+    }
+    return ss;
+}
+
+static void expf_array_scalar(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = dsv4_expf(x[i]);
+}
+
+const dsv4_mhc_kernels dsv4_mhc_kernels_scalar = {
+    .sumsq = sumsq_scalar,
+    .mixes = NULL,        /* dsv4_opt_sgemm */
+    .sinkhorn = NULL,     /* ref */
+    .sinkhorn_lanes = 1,
+    .weighted_sum = NULL, /* ref */
+    .post = NULL,         /* ref */
+    .expf_array = expf_array_scalar,
+};
+
+const dsv4_mhc_kernels *dsv4_mhc_kernels_for(dsv4_isa isa) {
+#if defined(__x86_64__)
+    switch (isa) {
+    case DSV4_ISA_AVX512: return &dsv4_mhc_kernels_avx512;
+    case DSV4_ISA_AVX2: return &dsv4_mhc_kernels_avx2;
+    default: break;
+    }
+#else
+    (void)isa;
+#endif
+    return &dsv4_mhc_kernels_scalar;
+}
