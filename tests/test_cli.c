@@ -539,7 +539,7 @@ static dsv4_tensor f32_tensor(float *v, size_t n) {
 Test(compare, exact_counts_bits) {
     float a[4] = {1.0f, 0.0f, NAN, 3.0f}, b[4] = {1.0f, -0.0f, NAN, 3.0f};
     dsv4_tensor ta = f32_tensor(a, 4), tb = f32_tensor(b, 4);
-    dsv4_tol exact = {DSV4_TOL_EXACT, 0, 0};
+    dsv4_tol exact = {.kind = DSV4_TOL_EXACT};
     dsv4_cmp r;
     dsv4_compare(&ta, &tb, &exact, &r);
     cr_expect_eq(r.mismatches, 1);
@@ -556,7 +556,7 @@ Test(compare, exact_counts_bits) {
 Test(compare, abs_rel_and_nan) {
     float a[5] = {1.0f, NAN, 2.0f, INFINITY, 100.5f}, b[5] = {1.001f, NAN, NAN, INFINITY, 100.0f};
     dsv4_tensor ta = f32_tensor(a, 5), tb = f32_tensor(b, 5);
-    dsv4_tol tol = {DSV4_TOL_ABS_REL, 0.01, 0.0};
+    dsv4_tol tol = {.kind = DSV4_TOL_ABS_REL, .abs = 0.01};
     dsv4_cmp r;
     dsv4_compare(&ta, &tb, &tol, &r);
     /* index 2 (number vs NaN) and 4 (0.5 > 0.01) fail */
@@ -575,7 +575,7 @@ Test(compare, abs_rel_and_nan) {
 Test(compare, layout_mismatch) {
     float a[4] = {0}, b[3] = {0};
     dsv4_tensor ta = f32_tensor(a, 4), tb = f32_tensor(b, 3);
-    dsv4_tol exact = {DSV4_TOL_EXACT, 0, 0};
+    dsv4_tol exact = {.kind = DSV4_TOL_EXACT};
     dsv4_cmp r;
     dsv4_compare(&ta, &tb, &exact, &r);
     cr_expect(!dsv4_cmp_passed(&r));

@@ -54,6 +54,18 @@ static dsv4_status load_stage(const dsv4_op *op, size_t s, const dsv4_json *j, d
     return DSV4_OK;
 }
 
+/* Tensors a tolerance names (bf16_boundary references) and per-output rules
+ * are checked against the file and the stage here, once. */
+static dsv4_status bind_tolerance(const dsv4_st *st, const dsv4_op *op, size_t s, dsv4_tol *tol,
+                                  char *err, size_t errlen) {
+    const char *outs[DSV4_STAGE_MAX_IO];
+    char why[200];
+    size_t n_out = stage_output_names(&op->stages[s], outs);
+    dsv4_status rc = dsv4_tol_bind(tol, st, outs, n_out, why, sizeof why);
+    if (rc != DSV4_OK) snprintf(err, errlen, "metadata stage %s: %s", op->stages[s].name, why);
+    return rc;
+}
+
 static dsv4_status load_stages(const dsv4_st *st, dsv4_golden *g, char *err, size_t errlen) {
     const char *text = dsv4_st_meta(st, "stages");
     dsv4_json *arr = NULL;
@@ -73,8 +85,10 @@ static dsv4_status load_stages(const dsv4_st *st, dsv4_golden *g, char *err, siz
                  g->op->name);
         rc = DSV4_E_FORMAT;
     }
-    for (size_t s = 0; rc == DSV4_OK && s < n; s++)
+    for (size_t s = 0; rc == DSV4_OK && s < n; s++) {
         rc = load_stage(g->op, s, &arr->items[s], &g->stages[s], err, errlen);
+        if (rc == DSV4_OK) rc = bind_tolerance(st, g->op, s, &g->stages[s].tol, err, errlen);
+    }
     if (rc == DSV4_OK) g->n_stages = n;
     dsv4_json_free(arr);
     return rc;

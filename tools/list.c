@@ -8,6 +8,8 @@ static void list_key(const dsv4_cfg_key *k, FILE *out) {
     if (k->kind == DSV4_KEY_ENUM) {
         fputs("one of", out);
         for (const char *const *c = k->choices; *c; c++) fprintf(out, " %s", *c);
+    } else if (k->kind == DSV4_KEY_NUMBER) {
+        fputs("number >= 0", out);
     } else {
         fprintf(out, "integer >= %llu", (unsigned long long)k->min);
     }

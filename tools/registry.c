@@ -3,6 +3,7 @@
 
 #include "internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +11,19 @@
 /* Operators defined in tools/ops_*.c. */
 extern const dsv4_op dsv4_op_cast;
 extern const dsv4_op dsv4_op_quant;
+extern const dsv4_op dsv4_op_hc_pre;
+extern const dsv4_op dsv4_op_sinkhorn;
+extern const dsv4_op dsv4_op_hc_post;
+extern const dsv4_op dsv4_op_hc_head;
 
 /* The table: one line per operator, in the order `dsv4 list` shows them. */
 static const dsv4_op *const op_table[] = {
     &dsv4_op_cast,
     &dsv4_op_quant,
+    &dsv4_op_hc_pre,
+    &dsv4_op_sinkhorn,
+    &dsv4_op_hc_post,
+    &dsv4_op_hc_head,
 };
 
 size_t dsv4_op_count(void) { return sizeof op_table / sizeof op_table[0]; }
@@ -88,6 +97,15 @@ static dsv4_status put_value(const dsv4_op *op, const dsv4_cfg_key *k, const dsv
             return DSV4_E_ARG;
         }
         dsv4_sbuf_json_string(b, v->string);
+        return DSV4_OK;
+    }
+    if (k->kind == DSV4_KEY_NUMBER) {
+        if (v->type != DSV4_JSON_NUMBER || !(v->number >= 0.0) || isinf(v->number)) {
+            snprintf(err, errlen, "op %s: config key \"%s\" must be a finite number >= 0",
+                     op->name, k->name);
+            return DSV4_E_ARG;
+        }
+        dsv4_sbuf_json_number(b, v->number);
         return DSV4_OK;
     }
     if (v->type != DSV4_JSON_NUMBER || !v->is_uint || v->u < k->min) {

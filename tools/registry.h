@@ -29,7 +29,8 @@ dsv4_status dsv4_impl_parse(const char *name, dsv4_impl *out);
 
 typedef enum dsv4_key_kind {
     DSV4_KEY_ENUM = 0, /* a JSON string from `choices` */
-    DSV4_KEY_UINT = 1  /* a JSON non-negative integer >= `min` */
+    DSV4_KEY_UINT = 1, /* a JSON non-negative integer >= `min` */
+    DSV4_KEY_NUMBER = 2 /* a finite JSON number >= 0 (e.g. an eps) */
 } dsv4_key_kind;
 
 #define DSV4_MAX_CHOICES 8

@@ -10,6 +10,7 @@
  * Exit status: 0 success, 1 failure (I/O, self test), 2 usage error. */
 #include "exact.h"
 #include "golden_io.h"
+#include "mhc.h"
 #include "numfmt.h"
 
 #include <errno.h>
@@ -18,7 +19,14 @@
 #include <string.h>
 
 /* Every operator family's operators; a new family adds its entries here. */
-static const og_op *const g_ops[] = {&og_op_cast, &og_op_quant};
+static const og_op *const g_ops[] = {
+    &og_op_cast,
+    &og_op_quant,
+    &og_op_hc_pre,
+    &og_op_sinkhorn,
+    &og_op_hc_post,
+    &og_op_hc_head,
+};
 #define N_OPS (sizeof g_ops / sizeof g_ops[0])
 
 static int usage(void) {

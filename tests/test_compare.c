@@ -1,0 +1,455 @@
+/* test_compare.c - the bf16_boundary and per_output tolerance kinds
+ * (tools/compare.c, spec/golden.md §5) and the mHC operators of the
+ * registry against the shipped golden files (tools/ops_mhc.c). */
+#include <criterion/criterion.h>
+
+#include "cli.h"
+#include "compare.h"
+#include "internal.h"
+#include "registry.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- helpers -------------------------------------------------------------------- */
+static dsv4_tensor f32_tensor(const char *name, float *v, size_t n) {
+    dsv4_tensor t;
+    memset(&t, 0, sizeof t);
+    t.name = (char *)name;
+    t.dtype = DSV4_DT_F32;
+    t.rank = 1;
+    t.shape[0] = n;
+    t.nbytes = n * sizeof(float);
+    t.data = v;
+    return t;
+}
+
+static float bits(uint32_t u) { return dsv4_f32_from_bits(u); }
+
+/* A bf16_boundary rule with abs/rel and a bound reference tensor. */
+static dsv4_tol bf16_tol(const dsv4_tensor *ref, double abs, double rel) {
+    dsv4_tol t;
+    memset(&t, 0, sizeof t);
+    t.kind = DSV4_TOL_BF16_BOUNDARY;
+    t.abs = abs;
+    t.rel = rel;
+    snprintf(t.ref, sizeof t.ref, "%s", ref->name);
+    t.ref_t = ref;
+    return t;
+}
+
+static dsv4_status parse_tol(const char *text, dsv4_tol *t, char *err, size_t errlen) {
+    dsv4_json *j = NULL;
+    dsv4_status st = dsv4_json_parse(text, strlen(text), &j, err, errlen);
+    if (st == DSV4_OK) st = dsv4_tol_parse(j, t, err, errlen);
+    dsv4_json_free(j);
+    return st;
+}
+
+/* ---- bf16_boundary ------------------------------------------------------------------ */
+/* bf16 values 1.0 (0x3F80) and 1.0078125 (0x3F81); the rounding boundary
+ * between them is 1.00390625 (fp32 0x3F808000). */
+#define BF_ONE 0x3F800000u
+#define BF_NEXT 0x3F810000u
+#define BOUNDARY 0x3F808000u
+
+Test(bf16_boundary, one_ulp_across_a_boundary_passes_only_near_it) {
+    /* exact value 2^-20 below the boundary: bf16(e) = 1.0 */
+    float e[1] = {bits(BOUNDARY - 8)}, exp[1] = {bits(BF_ONE)}, got[1] = {bits(BF_NEXT)};
+    dsv4_tensor te = f32_tensor("s.y_f32", e, 1), tx = f32_tensor("s.y", exp, 1);
+    dsv4_tensor tg = f32_tensor("s.y", got, 1);
+    dsv4_cmp r;
+    /* the boundary is 8 fp32 ulps (2^-20) away: a tolerance of 2^-19 reaches it */
+    dsv4_tol near = bf16_tol(&te, ldexp(1.0, -19), 0.0);
+    dsv4_compare(&tg, &tx, &near, &r);
+    cr_expect(dsv4_cmp_passed(&r), "one ulp across a boundary within tol must pass");
+    cr_expect_float_eq(r.max_ulps, 1.0, 1e-12);
+    /* a tolerance of 2^-21 does not reach it */
+    dsv4_tol far = bf16_tol(&te, ldexp(1.0, -21), 0.0);
+    dsv4_compare(&tg, &tx, &far, &r);
+    cr_expect_eq(r.mismatches, 1);
+    cr_expect_eq(r.first_index, 0);
+    /* the rounding of the exact value itself always passes */
+    dsv4_compare(&tx, &tx, &far, &r);
+    cr_expect(dsv4_cmp_passed(&r));
+    /* plain abs_rel with that tolerance would reject one bf16 ulp */
+    dsv4_tol plain = {.kind = DSV4_TOL_ABS_REL, .abs = ldexp(1.0, -19)};
+    dsv4_compare(&tg, &tx, &plain, &r);
+    cr_expect_eq(r.mismatches, 1);
+}
+
+Test(bf16_boundary, two_ulps_never_pass_within_a_small_tol) {
+    float e[1] = {bits(BOUNDARY - 8)}, exp[1] = {bits(BF_ONE)}, got[1] = {bits(0x3F820000u)};
+    float below[1] = {bits(0x3F7F0000u)};
+    dsv4_tensor te = f32_tensor("r", e, 1), tx = f32_tensor("y", exp, 1);
+    dsv4_tensor tg = f32_tensor("y", got, 1), tb = f32_tensor("y", below, 1);
+    dsv4_tol t = bf16_tol(&te, ldexp(1.0, -19), 0.0);
+    dsv4_cmp r;
+    dsv4_compare(&tg, &tx, &t, &r);
+    cr_expect_eq(r.mismatches, 1);
+    cr_expect_float_eq(r.max_ulps, 2.0, 1e-12);
+    /* one ulp the other way is not across the boundary near e */
+    dsv4_compare(&tb, &tx, &t, &r);
+    cr_expect_eq(r.mismatches, 1);
+}
+
+Test(bf16_boundary, got_must_be_a_bf16_value) {
+    float e[1] = {bits(BF_ONE)}, exp[1] = {bits(BF_ONE)}, got[1] = {bits(BF_ONE + 1)};
+    dsv4_tensor te = f32_tensor("r", e, 1), tx = f32_tensor("y", exp, 1);
+    dsv4_tensor tg = f32_tensor("y", got, 1);
+    dsv4_tol t = bf16_tol(&te, 0.5, 0.0); /* a huge tolerance does not excuse fp32 output */
+    dsv4_cmp r;
+    dsv4_compare(&tg, &tx, &t, &r);
+    cr_expect_eq(r.mismatches, 1);
+}
+
+Test(bf16_boundary, nan_and_inf) {
+    /* e:   NaN   +Inf  -Inf  near bf16 max (rounds up to Inf with tol)  1 */
+    float e[5] = {NAN, INFINITY, -INFINITY, bits(0x7F7F7FFFu), 1.0f};
+    float exp[5] = {bits(0x7FC00000u), INFINITY, -INFINITY, bits(0x7F7F0000u), 1.0f};
+    float got[5] = {bits(0xFFC00000u), INFINITY, -INFINITY, INFINITY, 1.0f};
+    dsv4_tensor te = f32_tensor("r", e, 5), tx = f32_tensor("y", exp, 5);
+    dsv4_tensor tg = f32_tensor("y", got, 5);
+    dsv4_tol t = bf16_tol(&te, 0.0, ldexp(1.0, -10));
+    dsv4_cmp r;
+    dsv4_compare(&tg, &tx, &t, &r);
+    cr_expect(dsv4_cmp_passed(&r), "%zu mismatches, first %zu", r.mismatches, r.first_index);
+    got[0] = 1.0f; /* a number where NaN is expected */
+    dsv4_compare(&tg, &tx, &t, &r);
+    cr_expect_eq(r.mismatches, 1);
+    got[0] = NAN;
+    got[4] = NAN; /* NaN where a number is expected */
+    dsv4_compare(&tg, &tx, &t, &r);
+    cr_expect_eq(r.first_index, 4);
+    got[4] = 1.0f;
+    got[1] = -INFINITY; /* the wrong infinity */
+    dsv4_compare(&tg, &tx, &t, &r);
+    cr_expect_eq(r.first_index, 1);
+    got[1] = INFINITY;
+    t.rel = 0.0; /* without tolerance, bf16 max does not round to Inf */
+    dsv4_compare(&tg, &tx, &t, &r);
+    cr_expect_eq(r.first_index, 3);
+}
+
+Test(bf16_boundary, per_element_tolerance_tensor_and_subnormals) {
+    /* element 0: tol reaches the boundary; element 1: zero tol, exact rounding;
+     * element 2: bf16 subnormals (spacing 2^-133) */
+    float e[3] = {bits(BOUNDARY + 8), 2.0f, bits(0x00018000u)};
+    float exp[3] = {bits(BF_NEXT), 2.0f, bits(0x00020000u)};
+    float got[3] = {bits(BF_ONE), 2.0f, bits(0x00010000u)};
+    float tol[3] = {bits(0x35000000u) /* 2^-21 */, 0.0f, bits(0x00000001u)};
+    dsv4_tensor te = f32_tensor("s.y_f32", e, 3), tx = f32_tensor("s.y", exp, 3);
+    dsv4_tensor tg = f32_tensor("s.y", got, 3), tt = f32_tensor("s.y_tol", tol, 3);
+    dsv4_tol t = bf16_tol(&te, 0.0, 0.0);
+    snprintf(t.tol, sizeof t.tol, "s.y_tol");
+    t.tol_t = &tt;
+    dsv4_cmp r;
+    dsv4_compare(&tg, &tx, &t, &r);
+    /* 0: 8 fp32 ulps = 2^-20 above the boundary, tol 2^-21: fails;
+     * 2: e is the exact midpoint 3*2^-134 (a tie, rounds to even 0x0002); the
+     *    tol of one fp32 subnormal reaches below it, so 0x0001 passes */
+    cr_expect_eq(r.mismatches, 1);
+    cr_expect_eq(r.first_index, 0);
+    tol[0] = bits(0x35800000u); /* 2^-20: now exactly at the boundary, a tie to even 1.0 */
+    dsv4_compare(&tg, &tx, &t, &r);
+    cr_expect(dsv4_cmp_passed(&r), "first %zu", r.first_index);
+    /* unbound or mis-sized tensors are layout errors, never a silent pass */
+    t.tol_t = NULL;
+    dsv4_compare(&tg, &tx, &t, &r);
+    cr_expect(!r.layout_ok && strstr(r.reason, "not bound"), "%s", r.reason);
+    tt.shape[0] = 2;
+    tt.nbytes = 8;
+    t.tol_t = &tt;
+    dsv4_compare(&tg, &tx, &t, &r);
+    cr_expect(!r.layout_ok && strstr(r.reason, "size"), "%s", r.reason);
+}
+
+/* ---- parsing, binding, per_output ------------------------------------------------------- */
+Test(tolerance, parse_format_json_round_trip) {
+    static const char *const texts[] = {
+        "{\"kind\":\"bf16_boundary\",\"tol\":\"post.out_tol\",\"ref\":\"post.out_f32\"}",
+        "{\"kind\":\"bf16_boundary\",\"abs\":1e-05,\"rel\":0.5,\"ref\":\"a.b_f32\"}",
+        ("{\"kind\":\"per_output\",\"outputs\":{\"split.pre\":{\"kind\":\"abs_rel\",\"abs\":1e-05,"
+         "\"rel\":0},\"split.logits\":{\"kind\":\"exact\"}}}"),
+    };
+    static const char *const shown[] = {"bf16b:post.out_tol", "bf16b:abs=1e-05,rel=0.5",
+                                        "per-output(2)"};
+    for (size_t i = 0; i < 3; i++) {
+        dsv4_tol t, u;
+        char err[160], buf[64];
+        cr_assert_eq(parse_tol(texts[i], &t, err, sizeof err), DSV4_OK, "%s", err);
+        dsv4_tol_format(&t, buf, sizeof buf);
+        cr_expect_str_eq(buf, shown[i]);
+        dsv4_sbuf b = {0};
+        dsv4_tol_json(&t, &b);
+        cr_assert_eq(parse_tol(b.buf, &u, err, sizeof err), DSV4_OK, "%s: %s", b.buf, err);
+        dsv4_tol_format(&u, buf, sizeof buf);
+        cr_expect_str_eq(buf, shown[i], "%s", b.buf);
+        dsv4_sbuf_free(&b);
+    }
+}
+
+Test(tolerance, malformed_tolerances_are_rejected) {
+    static const char *const bad[] = {
+        "{\"kind\":\"bf16_boundary\",\"abs\":1,\"rel\":0}",         /* no ref */
+        "{\"kind\":\"bf16_boundary\",\"ref\":\"x\"}",               /* neither tol nor abs/rel */
+        "{\"kind\":\"bf16_boundary\",\"ref\":\"\",\"tol\":\"t\"}", /* empty name */
+        "{\"kind\":\"bf16_boundary\",\"ref\":7,\"tol\":\"t\"}",
+        "{\"kind\":\"per_output\",\"outputs\":{}}",
+        "{\"kind\":\"per_output\",\"outputs\":{\"a\":{\"kind\":\"per_output\",\"outputs\":{}}}}",
+        "{\"kind\":\"per_output\",\"outputs\":{\"a\":{\"kind\":\"abs_rel\",\"abs\":-1,\"rel\":0}}}",
+        ("{\"kind\":\"per_output\",\"outputs\":{\"a\":{\"kind\":\"exact\"},\"b\":{\"kind\":\"exact\"},"
+         "\"c\":{\"kind\":\"exact\"},\"d\":{\"kind\":\"exact\"},\"e\":{\"kind\":\"exact\"}}}"),
+        "{\"kind\":\"bf16\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        dsv4_tol t;
+        char err[160] = "";
+        cr_expect_neq(parse_tol(bad[i], &t, err, sizeof err), DSV4_OK, "accepted %s", bad[i]);
+        cr_expect(err[0], "no reason for %s", bad[i]);
+    }
+}
+
+Test(tolerance, bind_and_per_output_selection) {
+    float y[2] = {1.0f, 2.0f}, yf[2] = {1.0f, 2.0f}, z[2] = {1.0f, 2.0f};
+    dsv4_st gold = {0};
+    size_t n = 2;
+    cr_assert_eq(dsv4_st_add(&gold, "s.y", DSV4_DT_F32, 1, &n, y), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&gold, "s.y_f32", DSV4_DT_F32, 1, &n, yf), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&gold, "s.z", DSV4_DT_F32, 1, &n, z), DSV4_OK);
+    const char *outs[2] = {"s.y", "s.z"};
+    dsv4_tol t;
+    char err[200];
+    cr_assert_eq(parse_tol("{\"kind\":\"per_output\",\"outputs\":{\"s.z\":{\"kind\":\"abs_rel\","
+                           "\"abs\":0.5,\"rel\":0},\"s.y\":{\"kind\":\"bf16_boundary\",\"abs\":0,"
+                           "\"rel\":0,\"ref\":\"s.y_f32\"}}}",
+                           &t, err, sizeof err),
+                 DSV4_OK, "%s", err);
+    /* a missing output rule, or a missing reference tensor, fails at bind */
+    cr_expect_neq(dsv4_tol_bind(&t, &gold, outs, 1, err, sizeof err), DSV4_OK);
+    const char *other[2] = {"s.y", "s.w"};
+    cr_expect_neq(dsv4_tol_bind(&t, &gold, other, 2, err, sizeof err), DSV4_OK);
+    cr_expect(strstr(err, "s.w"), "%s", err);
+    cr_assert_eq(dsv4_tol_bind(&t, &gold, outs, 2, err, sizeof err), DSV4_OK, "%s", err);
+    /* s.z gets abs 0.5, s.y the exact bf16 rule */
+    float gz[2] = {1.25f, 2.0f}, gy[2] = {1.0f, 2.015625f};
+    dsv4_tensor tgz = f32_tensor("s.z", gz, 2), tgy = f32_tensor("s.y", gy, 2);
+    dsv4_cmp r;
+    dsv4_compare(&tgz, dsv4_st_find(&gold, "s.z"), &t, &r);
+    cr_expect(dsv4_cmp_passed(&r));
+    dsv4_compare(&tgy, dsv4_st_find(&gold, "s.y"), &t, &r);
+    cr_expect_eq(r.mismatches, 1);
+    cr_expect_eq(r.first_index, 1);
+    dsv4_tensor unnamed = f32_tensor("s.q", gz, 2);
+    dsv4_compare(&tgz, &unnamed, &t, &r);
+    cr_expect(!r.layout_ok && strstr(r.reason, "s.q"), "%s", r.reason);
+    dsv4_tol bad;
+    cr_assert_eq(parse_tol("{\"kind\":\"bf16_boundary\",\"abs\":0,\"rel\":0,\"ref\":\"s.nope\"}",
+                           &bad, err, sizeof err),
+                 DSV4_OK);
+    cr_expect_neq(dsv4_tol_bind(&bad, &gold, outs, 1, err, sizeof err), DSV4_OK);
+    cr_expect(strstr(err, "s.nope"), "%s", err);
+    dsv4_st_free(&gold);
+}
+
+/* ---- the mHC operators on the shipped golden files ---------------------------------- */
+typedef int (*cli_fn)(int argc, char **argv, FILE *out, FILE *err);
+
+typedef struct result {
+    int rc;
+    char *out, *err;
+    size_t out_len, err_len;
+} result;
+
+static result call(cli_fn fn, ...) {
+    char *argv[40];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, fn);
+    for (char *a = va_arg(ap, char *); a && argc < 39; a = va_arg(ap, char *)) argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    result r;
+    FILE *out = open_memstream(&r.out, &r.out_len), *err = open_memstream(&r.err, &r.err_len);
+    cr_assert(out && err);
+    r.rc = fn(argc, argv, out, err);
+    fclose(out);
+    fclose(err);
+    return r;
+}
+
+static void result_free(result *r) {
+    free(r->out);
+    free(r->err);
+}
+
+static const char *golden_dir(void) {
+    const char *d = getenv("DSV4_GOLDEN_DIR");
+    return d && *d ? d : "golden";
+}
+
+static void golden_path(char *buf, size_t len, const char *file) {
+    snprintf(buf, len, "%s/%s", golden_dir(), file);
+}
+
+#define N_MHC_FILES 17
+static const char *const mhc_files[N_MHC_FILES] = {
+    "hc_pre.g1.safetensors",          "hc_pre.random_d64.safetensors",
+    "hc_pre.odd_d.safetensors",       "hc_pre.adversarial.safetensors",
+    "hc_pre.iters_1.safetensors",     "hc_pre.iters_2.safetensors",
+    "hc_pre.flash_d4096.safetensors", "sinkhorn.random.safetensors",
+    "sinkhorn.peaked.safetensors",    "sinkhorn.underflow.safetensors",
+    "sinkhorn.iters_1.safetensors",   "sinkhorn.iters_2.safetensors",
+    "sinkhorn.nonfinite.safetensors", "hc_post.random.safetensors",
+    "hc_post.g1.safetensors",         "hc_head.g1.safetensors",
+    "hc_head.random.safetensors"};
+
+Test(mhc_ops, verify_every_golden_file_every_isa_and_thread_count, .timeout = 240) {
+    static char paths[N_MHC_FILES][256];
+    char *argv[N_MHC_FILES + 2] = {"verify"};
+    for (int i = 0; i < N_MHC_FILES; i++) {
+        golden_path(paths[i], sizeof paths[i], mhc_files[i]);
+        argv[i + 1] = paths[i];
+    }
+    for (int isa = 0; isa < DSV4_ISA_COUNT; isa++) {
+        if (!dsv4_isa_supported((dsv4_isa)isa)) continue;
+        cr_assert_eq(dsv4_isa_set((dsv4_isa)isa), DSV4_OK);
+        for (int th = 1; th <= 3; th++) {
+            cr_assert_eq(dsv4_threads_set(th), DSV4_OK);
+            result r;
+            FILE *out = open_memstream(&r.out, &r.out_len), *err = open_memstream(&r.err, &r.err_len);
+            r.rc = dsv4_cli_verify(N_MHC_FILES + 1, argv, out, err);
+            fclose(out);
+            fclose(err);
+            cr_expect_eq(r.rc, 0, "isa %d threads %d:\n%s", isa, th, r.out);
+            /* hc_pre 7 x 5 stages, sinkhorn 6 x 2, hc_post 2 x 1, hc_head 2 x 4 = 57
+             * stages, x 2 impls x 2 modes */
+            cr_expect(strstr(r.out, "verify: 228 passed, 0 failed"), "%s", r.out);
+            result_free(&r);
+        }
+    }
+}
+
+/* A copy of a golden file with element `index` of tensor `name` replaced. */
+static void write_candidate(const char *gold_file, const char *name, size_t index, uint32_t v,
+                            const char *out_path) {
+    char path[256], err[200];
+    golden_path(path, sizeof path, gold_file);
+    dsv4_st st = {0};
+    cr_assert_eq(dsv4_st_read(path, &st, err, sizeof err), DSV4_OK, "%s", err);
+    dsv4_tensor *t = NULL;
+    for (size_t i = 0; i < st.n_tensors; i++)
+        if (strcmp(st.tensors[i].name, name) == 0) t = &st.tensors[i];
+    cr_assert(t && index < dsv4_tensor_numel(t));
+    memcpy((unsigned char *)t->data + 4 * index, &v, 4);
+    cr_assert_eq(dsv4_st_write(out_path, &st), DSV4_OK);
+    dsv4_st_free(&st);
+}
+
+static uint32_t golden_word(const char *gold_file, const char *name, size_t index) {
+    char path[256], err[200];
+    golden_path(path, sizeof path, gold_file);
+    dsv4_st st = {0};
+    cr_assert_eq(dsv4_st_read(path, &st, err, sizeof err), DSV4_OK, "%s", err);
+    const dsv4_tensor *t = dsv4_st_find(&st, name);
+    cr_assert(t && index < dsv4_tensor_numel(t));
+    uint32_t v;
+    memcpy(&v, (const unsigned char *)t->data + 4 * index, 4);
+    dsv4_st_free(&st);
+    return v;
+}
+
+Test(mhc_ops, check_names_the_stage_of_a_planted_bf16_error) {
+    char gold[256], cand[] = "/tmp/dsv4_test_compare_XXXXXX";
+    int fd = mkstemp(cand);
+    cr_assert(fd >= 0);
+    close(fd);
+    golden_path(gold, sizeof gold, "hc_pre.g1.safetensors");
+    /* the golden file itself conforms */
+    result r = call(dsv4_cli_check, "check", gold, "--golden", gold, NULL);
+    cr_expect_eq(r.rc, 0, "%s%s", r.out, r.err);
+    result_free(&r);
+    /* y[0] = -0.267578125 (bf16 0xBE89), exact -0.267499566: far from a
+     * boundary relative to its tolerance, so one bf16 ulp off must fail */
+    uint32_t y0 = golden_word("hc_pre.g1.safetensors", "weighted_sum.y", 0);
+    cr_assert_eq(y0, 0xBE890000u);
+    write_candidate("hc_pre.g1.safetensors", "weighted_sum.y", 0, y0 + 0x10000u, cand);
+    r = call(dsv4_cli_check, "check", cand, "--golden", gold, NULL);
+    cr_expect_eq(r.rc, 1, "%s", r.out);
+    cr_expect(strstr(r.out, "first divergence: stage weighted_sum"), "%s", r.out);
+    result_free(&r);
+    /* a comb entry off by 1e-3 fails the sinkhorn stage (tolerance ~3e-4) */
+    uint32_t c0 = golden_word("hc_pre.g1.safetensors", "sinkhorn.comb", 0);
+    write_candidate("hc_pre.g1.safetensors", "sinkhorn.comb", 0, c0 - 0x2000u, cand);
+    r = call(dsv4_cli_check, "check", cand, "--golden", gold, NULL);
+    cr_expect_eq(r.rc, 1, "%s", r.out);
+    cr_expect(strstr(r.out, "first divergence: stage sinkhorn"), "%s", r.out);
+    result_free(&r);
+    remove(cand);
+}
+
+Test(mhc_ops, config_validation) {
+    const dsv4_op *op = dsv4_op_find("hc_pre");
+    cr_assert(op);
+    dsv4_opcfg cfg;
+    char err[256];
+    cr_expect_eq(dsv4_op_configure(op, "{\"hc\":0}", &cfg, err, sizeof err), DSV4_E_ARG);
+    cr_expect_eq(dsv4_op_configure(op, "{\"d\":0}", &cfg, err, sizeof err), DSV4_E_ARG);
+    cr_expect_eq(dsv4_op_configure(op, "{\"sinkhorn_iters\":0}", &cfg, err, sizeof err),
+                 DSV4_E_ARG);
+    cr_expect_eq(dsv4_op_configure(op, "{\"hc_eps\":-1e-6}", &cfg, err, sizeof err), DSV4_E_ARG);
+    cr_expect_eq(dsv4_op_configure(op, "{\"norm_eps\":\"x\"}", &cfg, err, sizeof err),
+                 DSV4_E_ARG);
+    cr_expect_eq(dsv4_op_configure(op, "{\"norm_eps\":1e300}", &cfg, err, sizeof err),
+                 DSV4_E_ARG);
+    cr_expect_eq(dsv4_op_configure(op, "{\"hc\":4,\"d\":16,\"hc_eps\":0}", &cfg, err, sizeof err),
+                 DSV4_OK, "%s", err);
+    const dsv4_mhc_cfg *p = cfg.params;
+    cr_expect_eq(p->d, 16);
+    cr_expect_eq(p->sinkhorn_iters, 20);
+    cr_expect_eq(dsv4_f32_bits(p->norm_eps), 0x358637BDu); /* fp32(1e-6) */
+    cr_expect_eq(p->hc_eps, 0.0f);
+    dsv4_opcfg_free(&cfg);
+    const dsv4_op *sk = dsv4_op_find("sinkhorn");
+    cr_assert(sk);
+    cr_expect_eq(dsv4_op_configure(sk, "{\"iters\":0}", &cfg, err, sizeof err), DSV4_E_ARG);
+    cr_expect_eq(dsv4_op_configure(sk, "{\"n\":1,\"iters\":1,\"eps\":0.5}", &cfg, err, sizeof err),
+                 DSV4_OK, "%s", err);
+    dsv4_opcfg_free(&cfg);
+}
+
+/* Stage inputs whose shapes disagree with the config are errors, not reads
+ * out of bounds. */
+Test(mhc_ops, stage_rejects_mismatched_shapes) {
+    const dsv4_op *op = dsv4_op_find("hc_pre");
+    dsv4_opcfg cfg;
+    char err[256];
+    cr_assert_eq(dsv4_op_configure(op, "{\"hc\":4,\"d\":16}", &cfg, err, sizeof err), DSV4_OK);
+    float x[3 * 4 * 8] = {0};
+    size_t sx[3] = {3, 4, 8}, sr[1] = {3};
+    dsv4_st src = {0}, dst = {0};
+    cr_assert_eq(dsv4_st_add(&src, "in.x", DSV4_DT_F32, 3, sx, x), DSV4_OK);
+    cr_expect_eq(dsv4_op_run_stage(op, &cfg, 0, DSV4_IMPL_REF, &src, &dst, err, sizeof err),
+                 DSV4_E_DTYPE);
+    cr_expect(strstr(err, "in.x"), "%s", err);
+    dsv4_st_free(&src);
+    size_t sx2[3] = {2, 4, 16};
+    float x2[2 * 64] = {0};
+    float fn[24 * 64] = {0};
+    size_t sfn[2] = {24, 64};
+    cr_assert_eq(dsv4_st_add(&src, "in.x", DSV4_DT_F32, 3, sx2, x2), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&src, "in.fn", DSV4_DT_F32, 2, sfn, fn), DSV4_OK);
+    /* r for 3 tokens, x has 2 */
+    float r3[3] = {1.0f, 1.0f, 1.0f};
+    cr_assert_eq(dsv4_st_add(&src, "rms.r", DSV4_DT_F32, 1, sr, r3), DSV4_OK);
+    cr_expect_eq(dsv4_op_run_stage(op, &cfg, 1, DSV4_IMPL_OPT, &src, &dst, err, sizeof err),
+                 DSV4_E_DTYPE);
+    cr_expect(strstr(err, "tokens"), "%s", err);
+    dsv4_st_free(&src);
+    dsv4_st_free(&dst);
+    dsv4_opcfg_free(&cfg);
+}
