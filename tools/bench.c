@@ -168,6 +168,206 @@ static void bench_row(bench_ctx *x, const bench_case *c, int threads, double t_r
             target);
 }
 
+/* ---- SGEMM rows: compute-bound, so GFLOP/s and the fraction of the
+ * measured peak FMA rate; ref (slow, single-threaded) only at 256^3.  The
+ * shapes are Muon's Newton-Schulz steps on a 1024 x 4096 and a 4096 x 4096
+ * matrix X: X*X^T, A*A (A = X*X^T), B*X. */
+typedef struct gemm_row {
+    const char *name;
+    int ta, tb;
+    size_t m, n, k;
+    int with_ref, in_quick;
+} gemm_row;
+
+static const gemm_row gemm_rows[] = {
+    {"sgemm 256^3", 0, 0, 256, 256, 256, 1, 1},
+    {"sgemm 1024^3 (A*A)", 0, 0, 1024, 1024, 1024, 0, 1},
+    {"sgemm X*X^T 1024x4096", 0, 1, 1024, 1024, 4096, 0, 0},
+    {"sgemm B*X 1024x4096", 0, 0, 1024, 4096, 1024, 0, 0},
+    {"sgemm X*X^T 4096^2", 0, 1, 4096, 4096, 4096, 0, 0},
+    {"sgemm A*A 4096^2", 0, 0, 4096, 4096, 4096, 0, 0},
+};
+
+/* Best seconds of `reps` calls after a warm-up; <0 on error. */
+static double time_gemm(const gemm_row *r, dsv4_impl impl, const float *a, const float *b,
+                        float *c, int reps) {
+    double best = 1e30;
+    for (int i = 0; i <= reps; i++) {
+        double t0 = dsv4_now();
+        dsv4_status st = (impl == DSV4_IMPL_REF ? dsv4_ref_sgemm : dsv4_opt_sgemm)(
+            r->ta, r->tb, r->m, r->n, r->k, 1.0f, a, r->ta ? r->m : r->k, b, r->tb ? r->k : r->n,
+            0.0f, c, r->n);
+        double t = dsv4_now() - t0;
+        if (st != DSV4_OK) return -1.0;
+        if (i > 0 && t < best) best = t;
+    }
+    return best;
+}
+
+static void bench_gemm_row(bench_ctx *x, const gemm_row *r, const float *a, const float *b,
+                           float *c) {
+    double flops = 2.0 * (double)r->m * (double)r->n * (double)r->k;
+    int reps = flops > 1e11 ? 2 : x->quick ? 3 : 5;
+    int thr[2] = {1, x->m->threads};
+    char ref_text[32] = "-";
+    if (r->with_ref) {
+        double t = time_gemm(r, DSV4_IMPL_REF, a, b, c, 1);
+        snprintf(ref_text, sizeof ref_text, "%.2f", t > 0 ? flops / t * 1e-9 : 0.0);
+    }
+    for (int i = 0; i < (x->m->threads > 1 ? 2 : 1); i++) {
+        dsv4_threads_set(thr[i]);
+        double t = time_gemm(r, DSV4_IMPL_OPT, a, b, c, reps);
+        if (t < 0) {
+            fprintf(x->out, "%-24s %3d  error\n", r->name, thr[i]);
+            x->errors++;
+            continue;
+        }
+        double gf = flops / t * 1e-9, peak = i == 0 ? x->m->fma_gflops_1 : x->m->fma_gflops_all;
+        fprintf(x->out, "%-24s %3d %9s %9.1f %9.3f %6.2f  %s\n", r->name, thr[i], ref_text, gf,
+                t * 1e3, gf / peak, gf / peak >= 0.75 ? "met" : "not met: <0.75 peak");
+    }
+}
+
+static void bench_gemm(bench_ctx *x) {
+    size_t big = x->quick ? 1024 : 4096, n = big * big;
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
+    if (!a || !b || !c) {
+        fprintf(x->out, "sgemm: out of memory\n");
+        x->errors++;
+    } else {
+        fill_input(a, n);
+        fill_input(b, n);
+        memset(c, 0, n * sizeof *c);
+        fprintf(x->out, "%-24s %3s %9s %9s %9s %6s  %s\n", "sgemm (m x n x k)", "thr",
+                "ref GF/s", "opt GF/s", "opt ms", "xpeak", "target (>=0.75 peak FMA)");
+        for (size_t i = 0; i < sizeof gemm_rows / sizeof gemm_rows[0]; i++)
+            if (!x->quick || gemm_rows[i].in_quick) bench_gemm_row(x, &gemm_rows[i], a, b, c);
+    }
+    free(a);
+    free(b);
+    free(c);
+}
+
+/* ---- mHC rows (spec/mhc.md), V4-Flash shapes: hc_pre's cost is its mixes
+ * GEMM, 2*T*24*K flops with K = 16384, reported as GFLOP/s and the fraction
+ * of the measured peak FMA rate (target >= 0.60 on all threads); Sinkhorn
+ * and hc_post as time and opt/ref speedup (Sinkhorn target >= 8x on one
+ * thread). */
+typedef enum mhc_kind { MHC_PRE, MHC_SINKHORN, MHC_POST } mhc_kind;
+
+typedef struct mhc_row {
+    const char *name;
+    mhc_kind kind;
+    size_t T;
+    int in_quick;
+} mhc_row;
+
+static const mhc_row mhc_rows[] = {
+    {"hc_pre d=4096 T=64", MHC_PRE, 64, 1},
+    {"hc_pre d=4096 T=256", MHC_PRE, 256, 0},
+    {"sinkhorn n=4 20it T=4096", MHC_SINKHORN, 4096, 1},
+    {"hc_post d=4096 T=64", MHC_POST, 64, 1},
+};
+
+typedef struct mhc_bufs {
+    float *x, *fn, *f, *y, *post, *comb, *logits, *out; /* sized for T = 256 / 4096 */
+    float scale[3], base[24];
+} mhc_bufs;
+
+static dsv4_status mhc_call(const mhc_row *r, dsv4_impl impl, mhc_bufs *b) {
+    static const dsv4_mhc_cfg cfg = DSV4_MHC_V4_FLASH;
+    int ref = impl == DSV4_IMPL_REF;
+    switch (r->kind) {
+    case MHC_PRE:
+        return (ref ? dsv4_ref_hc_pre : dsv4_opt_hc_pre)(&cfg, r->T, b->x, b->fn, b->scale, b->base,
+                                                         b->y, b->post, b->comb, NULL);
+    case MHC_SINKHORN:
+        return (ref ? dsv4_ref_sinkhorn : dsv4_opt_sinkhorn)(4, 20, 1e-6f, r->T, b->logits, b->out);
+    default:
+        return (ref ? dsv4_ref_hc_post : dsv4_opt_hc_post)(&cfg, r->T, b->f, b->x, b->post, b->comb,
+                                                           b->out);
+    }
+}
+
+/* Best seconds of `reps` calls after a warm-up; <0 on error. */
+static double time_mhc(const mhc_row *r, dsv4_impl impl, mhc_bufs *b, int reps) {
+    double best = 1e30;
+    for (int i = 0; i <= reps; i++) {
+        double t0 = dsv4_now();
+        dsv4_status st = mhc_call(r, impl, b);
+        double t = dsv4_now() - t0;
+        if (st != DSV4_OK) return -1.0;
+        if (i > 0 && t < best) best = t;
+    }
+    return best;
+}
+
+static void bench_mhc_row(bench_ctx *x, const mhc_row *r, mhc_bufs *b) {
+    double flops = r->kind == MHC_PRE ? 2.0 * (double)r->T * 24.0 * 16384.0 : 0.0;
+    double t_ref = time_mhc(r, DSV4_IMPL_REF, b, 1);
+    int thr[2] = {1, x->m->threads};
+    for (int i = 0; i < (x->m->threads > 1 ? 2 : 1); i++) {
+        dsv4_threads_set(thr[i]);
+        double t = time_mhc(r, DSV4_IMPL_OPT, b, x->quick ? 3 : 7);
+        if (t < 0 || t_ref < 0) {
+            fprintf(x->out, "%-26s %3d  error\n", r->name, thr[i]);
+            x->errors++;
+            continue;
+        }
+        char gf[16] = "-", frac[16] = "-", target[40];
+        double peak = i == 0 ? x->m->fma_gflops_1 : x->m->fma_gflops_all;
+        if (flops > 0) {
+            snprintf(gf, sizeof gf, "%.1f", flops / t * 1e-9);
+            snprintf(frac, sizeof frac, "%.2f", flops / t * 1e-9 / peak);
+        }
+        if (r->kind == MHC_PRE)
+            snprintf(target, sizeof target, i == 0 ? "(all-thread target)"
+                                          : flops / t * 1e-9 / peak >= 0.6 ? "met" : "not met: <0.60 peak");
+        else if (r->kind == MHC_SINKHORN)
+            snprintf(target, sizeof target, i != 0 ? "(1-thread target)"
+                                          : t_ref / t >= 8.0 ? "met" : "not met: <8x");
+        else
+            snprintf(target, sizeof target, "-");
+        fprintf(x->out, "%-26s %3d %9.3f %9.3f %8.1fx %8s %6s  %s\n", r->name, thr[i], t_ref * 1e3,
+                t * 1e3, t_ref / t, gf, frac, target);
+    }
+}
+
+static float *mhc_alloc(size_t n) {
+    float *p = malloc(n * sizeof *p);
+    if (p) fill_input(p, n);
+    return p;
+}
+
+static void bench_mhc(bench_ctx *x) {
+    mhc_bufs b;
+    size_t K = 16384, T = 256, S = 4096;
+    b.x = mhc_alloc(T * K);
+    b.fn = mhc_alloc(24 * K);
+    b.f = mhc_alloc(T * 4096);
+    b.y = mhc_alloc(T * 4096);
+    b.post = mhc_alloc(T * 4);
+    b.comb = mhc_alloc(S * 16);
+    b.logits = mhc_alloc(S * 16);
+    b.out = mhc_alloc(T * K > S * 16 ? T * K : S * 16);
+    if (!b.x || !b.fn || !b.f || !b.y || !b.post || !b.comb || !b.logits || !b.out) {
+        fprintf(x->out, "mhc: out of memory\n");
+        x->errors++;
+    } else {
+        for (size_t i = 0; i < 24 * K; i++) b.fn[i] *= 1e-3f; /* mixes of order 1 */
+        b.scale[0] = 0.5f;
+        b.scale[1] = 1.0f;
+        b.scale[2] = 2.0f;
+        for (int i = 0; i < 24; i++) b.base[i] = 0.0f;
+        fprintf(x->out, "%-26s %3s %9s %9s %9s %8s %6s  %s\n", "mhc (V4-Flash)", "thr", "ref ms",
+                "opt ms", "speedup", "GFLOP/s", "xpeak", "target (pre >=0.60 peak, sinkhorn >=8x)");
+        for (size_t i = 0; i < sizeof mhc_rows / sizeof mhc_rows[0]; i++)
+            if (!x->quick || mhc_rows[i].in_quick) bench_mhc_row(x, &mhc_rows[i], &b);
+    }
+    float *all[] = {b.x, b.fn, b.f, b.y, b.post, b.comb, b.logits, b.out};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+}
+
 int dsv4_cli_bench(int argc, char **argv, FILE *out, FILE *err) {
     int quick = 0;
     for (int i = 1; i < argc; i++) {
@@ -199,6 +399,8 @@ int dsv4_cli_bench(int argc, char **argv, FILE *out, FILE *err) {
         bench_row(&x, &cases[i], 1, t_ref);
         if (all > 1) bench_row(&x, &cases[i], all, t_ref);
     }
+    bench_gemm(&x);
+    bench_mhc(&x);
     dsv4_threads_set(all);
     free_bufs(&b);
     return x.errors ? DSV4_EXIT_FAIL : DSV4_EXIT_OK;
