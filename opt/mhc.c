@@ -226,16 +226,6 @@ static void post_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
 }
 
 /* ---- argument checks ------------------------------------------------------------------ */
-static int eps_ok(float e) { return e >= 0.0f && e < INFINITY; } /* also rejects NaN */
-
-/* ref/mhc.c's sinkhorn_check, same order. */
-static dsv4_status sinkhorn_check(size_t n, int iters_or_rounds, int min_rounds, float eps,
-                                  size_t T) {
-    size_t nn, tnn;
-    if (n == 0 || iters_or_rounds < min_rounds || !eps_ok(eps)) return DSV4_E_ARG;
-    if (!dsv4_mul_ok(n, n, &nn) || !dsv4_mul_ok(T, nn, &tnn)) return DSV4_E_OVERFLOW;
-    return DSV4_OK;
-}
 
 /* The dispatcher's state, then dsv4_mhc_check (as every ref entry point). */
 static dsv4_status opt_check(const dsv4_mhc_cfg *cfg, size_t T, size_t *K) {
@@ -313,7 +303,7 @@ static dsv4_status run_sinkhorn(size_t n, int softmax, int rounds, float eps, si
 dsv4_status dsv4_opt_sinkhorn(size_t n, int iters, float eps, size_t T, const float *logits,
                               float *out) {
     if (dsv4_isa_status() != DSV4_OK) return DSV4_E_ISA;
-    dsv4_status st = sinkhorn_check(n, iters, 1, eps, T);
+    dsv4_status st = dsv4_sinkhorn_check(n, iters, 1, eps, T);
     if (st != DSV4_OK || T == 0) return st;
     if (!logits || !out) return DSV4_E_NULL;
     return run_sinkhorn(n, 1, iters - 1, eps, T, logits, out);
@@ -322,7 +312,7 @@ dsv4_status dsv4_opt_sinkhorn(size_t n, int iters, float eps, size_t T, const fl
 dsv4_status dsv4_opt_sinkhorn_rounds(size_t n, int rounds, float eps, size_t T, const float *c,
                                      float *out) {
     if (dsv4_isa_status() != DSV4_OK) return DSV4_E_ISA;
-    dsv4_status st = sinkhorn_check(n, rounds, 0, eps, T);
+    dsv4_status st = dsv4_sinkhorn_check(n, rounds, 0, eps, T);
     if (st != DSV4_OK || T == 0) return st;
     if (!c || !out) return DSV4_E_NULL;
     return run_sinkhorn(n, 0, rounds, eps, T, c, out);

@@ -60,6 +60,10 @@ dsv4_status dsv4_quant_check(const dsv4_quant_cfg *cfg, size_t rows, size_t cols
 /* Validates cfg (hc, d >= 1, sinkhorn_iters >= 1, finite eps >= 0) and T;
  * gives K = hc * d.  Overflow of T*K or (2+hc)*hc*K -> DSV4_E_OVERFLOW. */
 dsv4_status dsv4_mhc_check(const dsv4_mhc_cfg *cfg, size_t T, size_t *K);
+/* Sinkhorn arguments: n >= 1, iterations (or rounds) >= min_rounds, finite
+ * eps >= 0 -> else DSV4_E_ARG; T * n * n overflowing -> DSV4_E_OVERFLOW. */
+dsv4_status dsv4_sinkhorn_check(size_t n, int iters_or_rounds, int min_rounds, float eps,
+                                size_t T);
 
 /* ---- AdamW pieces shared by ref and opt (ref/adamw.c) ------------------- */
 /* The fp32 scalars of step t, each formed in double and rounded once. */

@@ -27,8 +27,8 @@ dsv4_status dsv4_mhc_check(const dsv4_mhc_cfg *cfg, size_t T, size_t *K) {
     return mhc_check(cfg, T, K);
 }
 
-static dsv4_status sinkhorn_check(size_t n, int iters_or_rounds, int min_rounds, float eps,
-                                  size_t T) {
+dsv4_status dsv4_sinkhorn_check(size_t n, int iters_or_rounds, int min_rounds, float eps,
+                                size_t T) {
     size_t nn, tnn;
     if (n == 0 || iters_or_rounds < min_rounds || !eps_ok(eps)) return DSV4_E_ARG;
     if (!dsv4_mul_ok(n, n, &nn) || !dsv4_mul_ok(T, nn, &tnn)) return DSV4_E_OVERFLOW;
@@ -204,7 +204,7 @@ dsv4_status dsv4_ref_hc_weighted_sum(const dsv4_mhc_cfg *cfg, size_t T, const fl
  * before the next is read, through a scratch copy of one matrix). */
 dsv4_status dsv4_ref_sinkhorn(size_t n, int iters, float eps, size_t T, const float *logits,
                               float *out) {
-    dsv4_status st = sinkhorn_check(n, iters, 1, eps, T);
+    dsv4_status st = dsv4_sinkhorn_check(n, iters, 1, eps, T);
     if (st != DSV4_OK || T == 0) return st;
     if (!logits || !out) return DSV4_E_NULL;
     float *scratch = malloc(sizeof(float) * (n * n + n)); /* one matrix + column sums */
@@ -219,7 +219,7 @@ dsv4_status dsv4_ref_sinkhorn(size_t n, int iters, float eps, size_t T, const fl
 
 dsv4_status dsv4_ref_sinkhorn_rounds(size_t n, int rounds, float eps, size_t T, const float *c,
                                      float *out) {
-    dsv4_status st = sinkhorn_check(n, rounds, 0, eps, T);
+    dsv4_status st = dsv4_sinkhorn_check(n, rounds, 0, eps, T);
     if (st != DSV4_OK || T == 0) return st;
     if (!c || !out) return DSV4_E_NULL;
     float *colsum = malloc(sizeof(float) * n);
