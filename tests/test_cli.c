@@ -4,6 +4,7 @@
  * Each test builds its own files in a fresh temporary directory: an input
  * file, a golden file made by `run --impl ref`, and candidates derived from
  * it (a flipped byte, missing stages, other inputs, a truncated file). */
+#include "cli_call.h"
 #include <criterion/criterion.h>
 
 #include "cli.h"
@@ -20,36 +21,6 @@
 
 /* ---- running a subcommand --------------------------------------------------- */
 
-typedef int (*cli_fn)(int argc, char **argv, FILE *out, FILE *err);
-
-typedef struct result {
-    int rc;
-    char *out, *err; /* NUL-terminated captures */
-    size_t out_len, err_len;
-} result;
-
-/* fn(argv...) with argv given as a NULL-terminated list of strings. */
-static result call(cli_fn fn, ...) {
-    char *argv[32];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, fn);
-    for (char *a = va_arg(ap, char *); a && argc < 31; a = va_arg(ap, char *)) argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    result r;
-    FILE *out = open_memstream(&r.out, &r.out_len), *err = open_memstream(&r.err, &r.err_len);
-    cr_assert(out && err);
-    r.rc = fn(argc, argv, out, err);
-    fclose(out);
-    fclose(err);
-    return r;
-}
-
-static void result_free(result *r) {
-    free(r->out);
-    free(r->err);
-}
 
 /* ---- files -------------------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /* test_compare.c - the bf16_boundary and per_output tolerance kinds
  * (tools/compare.c, spec/golden.md §5) and the mHC operators of the
  * registry against the shipped golden files (tools/ops_mhc.c). */
+#include "cli_call.h"
 #include <criterion/criterion.h>
 
 #include "cli.h"
@@ -257,35 +258,6 @@ Test(tolerance, bind_and_per_output_selection) {
 }
 
 /* ---- the mHC operators on the shipped golden files ---------------------------------- */
-typedef int (*cli_fn)(int argc, char **argv, FILE *out, FILE *err);
-
-typedef struct result {
-    int rc;
-    char *out, *err;
-    size_t out_len, err_len;
-} result;
-
-static result call(cli_fn fn, ...) {
-    char *argv[40];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, fn);
-    for (char *a = va_arg(ap, char *); a && argc < 39; a = va_arg(ap, char *)) argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    result r;
-    FILE *out = open_memstream(&r.out, &r.out_len), *err = open_memstream(&r.err, &r.err_len);
-    cr_assert(out && err);
-    r.rc = fn(argc, argv, out, err);
-    fclose(out);
-    fclose(err);
-    return r;
-}
-
-static void result_free(result *r) {
-    free(r->out);
-    free(r->err);
-}
 
 static const char *golden_dir(void) {
     const char *d = getenv("DSV4_GOLDEN_DIR");
