@@ -328,6 +328,18 @@ dsv4_status dsv4_ref_newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t c
 dsv4_status dsv4_opt_newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
                                    const float *z, float *out, float *steps_out);
 
+/* The stages of Newton-Schulz on their own (spec/muon.md N1; N2-N4):
+ *   normalize: z [rows, cols] -> x0 = z / (||z||_F + eps) (or max form), z's orientation;
+ *   iterate:   the S steps from a given x0 -> out, steps_out [S, rows, cols] (may be NULL).
+ * newton_schulz(z) = iterate(normalize(z)).  Normalization has no products:
+ * one function serves ref and opt. */
+dsv4_status dsv4_ns_normalize(const dsv4_ns_cfg *cfg, size_t rows, size_t cols, const float *z,
+                              float *x0);
+dsv4_status dsv4_ref_ns_iterate(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
+                                const float *x0, float *out, float *steps_out);
+dsv4_status dsv4_opt_ns_iterate(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
+                                const float *x0, float *out, float *steps_out);
+
 typedef enum dsv4_muon_momentum {
     DSV4_MUON_MOMENTUM_SUM = 0, /* M = mu M + G; U = mu M + G (V4) */
     DSV4_MUON_MOMENTUM_LERP = 1 /* M = M + (1-mu)(G - M); U = G + mu (M - G) */
@@ -358,6 +370,15 @@ dsv4_status dsv4_ref_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t r
                                size_t cols, float *w, float *m, const float *g, float *ns_out);
 dsv4_status dsv4_opt_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
                                size_t cols, float *w, float *m, const float *g, float *ns_out);
+
+/* The element-wise stages of the Muon step, shared by ref and opt (bit-exact):
+ *   nesterov: m, g [n_mats, rows, cols] -> m updated (M1), u = the Nesterov input (M2);
+ *   update:   w [n_mats, rows, cols] = w * fp32(1 - lr*wd) - sigma * o   (M4, M5),
+ *             sigma from the matrix shape [rows, cols] and the scale rule. */
+dsv4_status dsv4_muon_nesterov(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
+                               size_t cols, float *m, const float *g, float *u);
+dsv4_status dsv4_muon_update(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows, size_t cols,
+                            float *w, const float *o);
 
 typedef struct dsv4_adamw_cfg {
     double lr, beta1, beta2, eps, weight_decay; /* V4: -, 0.9, 0.95, 1e-20, 0.1 */

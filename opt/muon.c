@@ -15,3 +15,9 @@ dsv4_status dsv4_opt_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t r
     if (dsv4_isa_status() != DSV4_OK) return DSV4_E_ISA;
     return dsv4_muon_step_with(dsv4_opt_sgemm, cfg, n_mats, rows, cols, w, m, g, ns_out);
 }
+
+dsv4_status dsv4_opt_ns_iterate(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
+                                const float *x0, float *out, float *steps_out) {
+    if (dsv4_isa_status() != DSV4_OK) return DSV4_E_ISA;
+    return dsv4_ns_iterate_with(dsv4_opt_sgemm, cfg, rows, cols, x0, out, steps_out);
+}

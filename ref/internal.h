@@ -83,6 +83,8 @@ typedef dsv4_status (*dsv4_sgemm_fn)(int trans_a, int trans_b, size_t m, size_t 
                                      size_t ldb, float beta, float *c, size_t ldc);
 dsv4_status dsv4_newton_schulz_with(dsv4_sgemm_fn gemm, const dsv4_ns_cfg *cfg, size_t rows,
                                     size_t cols, const float *z, float *out, float *steps_out);
+dsv4_status dsv4_ns_iterate_with(dsv4_sgemm_fn gemm, const dsv4_ns_cfg *cfg, size_t rows,
+                                 size_t cols, const float *x0, float *out, float *steps_out);
 dsv4_status dsv4_muon_step_with(dsv4_sgemm_fn gemm, const dsv4_muon_cfg *cfg, size_t n_mats,
                                 size_t rows, size_t cols, float *w, float *m, const float *g,
                                 float *ns_out);

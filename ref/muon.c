@@ -25,7 +25,8 @@ static void transpose(const float *x, size_t rows, size_t cols, float *y) {
         for (size_t j = 0; j < cols; j++) y[j * rows + i] = x[i * cols + j];
 }
 
-/* (N2) X0 = Y / (||Y||_F + eps) or Y / max(||Y||_F, eps).  y, x: [count]. */
+/* (N1) X0 = Z / (||Z||_F + eps) or Z / max(||Z||_F, eps), the norm summed in
+ * z's row-major order.  y, x: [count]; x may equal y. */
 static void ns_normalize(const float *y, size_t count, float eps, dsv4_ns_eps_form form,
                          float *x) {
     float ss = 0.0f;
@@ -65,14 +66,15 @@ static dsv4_status ns_check(const dsv4_ns_cfg *cfg, size_t rows, size_t cols, si
     return DSV4_OK;
 }
 
-/* Newton-Schulz with a caller-provided workspace (sized by ns_check's shape). */
-static void newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols, const float *z,
-                          float *out, float *steps_out, const ns_work *w) {
-    int tr = rows > cols;                       /* (N1) work on the wide orientation */
+/* (N3, N4) The S steps from a normalized x0 [rows, cols] (z's orientation),
+ * with a caller-provided workspace.  out may equal x0. */
+static void ns_iterate(const dsv4_ns_cfg *cfg, size_t rows, size_t cols, const float *x0,
+                       float *out, float *steps_out, const ns_work *w) {
+    int tr = rows > cols;                       /* (N2) work on the wide orientation */
     size_t r = tr ? cols : rows, c = tr ? rows : cols, count = rows * cols;
     float *x = w->y;                            /* X [r, c] */
-    if (tr) transpose(z, rows, cols, w->bx);    /* bx is free until the first step */
-    ns_normalize(tr ? w->bx : z, count, cfg->eps, cfg->eps_form, x);
+    if (tr) transpose(x0, rows, cols, x);
+    else memcpy(x, x0, sizeof(float) * count);
     for (int s = 0; s < cfg->steps; s++) {
         ns_step(x, r, c, &cfg->coef[3 * s], w);
         if (!steps_out) continue;
@@ -81,7 +83,14 @@ static void newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols, cons
         else memcpy(dst, x, sizeof(float) * count);
     }
     if (tr) transpose(x, r, c, out);
-    else memmove(out, x, sizeof(float) * count);
+    else memcpy(out, x, sizeof(float) * count);
+}
+
+/* Newton-Schulz: (N1) normalize in z's orientation, then the steps. */
+static void newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols, const float *z,
+                          float *out, float *steps_out, const ns_work *w) {
+    ns_normalize(z, rows * cols, cfg->eps, cfg->eps_form, w->bx); /* bx is free until step 1 */
+    ns_iterate(cfg, rows, cols, w->bx, out, steps_out, w);
 }
 
 static dsv4_status ns_alloc(size_t rows, size_t cols, dsv4_sgemm_fn gemm, ns_work *w) {
@@ -107,6 +116,29 @@ dsv4_status dsv4_newton_schulz_with(dsv4_sgemm_fn gemm, const dsv4_ns_cfg *cfg, 
     if ((st = ns_alloc(rows, cols, gemm, &w)) != DSV4_OK) return st;
     newton_schulz(cfg, rows, cols, z, out, steps_out, &w);
     free(w.a);
+    return DSV4_OK;
+}
+
+dsv4_status dsv4_ns_iterate_with(dsv4_sgemm_fn gemm, const dsv4_ns_cfg *cfg, size_t rows,
+                                 size_t cols, const float *x0, float *out, float *steps_out) {
+    size_t count;
+    ns_work w;
+    dsv4_status st = ns_check(cfg, rows, cols, &count);
+    if (st != DSV4_OK || count == 0) return st;
+    if (!x0 || !out) return DSV4_E_NULL;
+    if ((st = ns_alloc(rows, cols, gemm, &w)) != DSV4_OK) return st;
+    ns_iterate(cfg, rows, cols, x0, out, steps_out, &w);
+    free(w.a);
+    return DSV4_OK;
+}
+
+dsv4_status dsv4_ns_normalize(const dsv4_ns_cfg *cfg, size_t rows, size_t cols, const float *z,
+                              float *x0) {
+    size_t count;
+    dsv4_status st = ns_check(cfg, rows, cols, &count);
+    if (st != DSV4_OK || count == 0) return st;
+    if (!z || !x0) return DSV4_E_NULL;
+    ns_normalize(z, count, cfg->eps, cfg->eps_form, x0);
     return DSV4_OK;
 }
 
@@ -196,6 +228,35 @@ dsv4_status dsv4_muon_step_with(dsv4_sgemm_fn gemm, const dsv4_muon_cfg *cfg, si
 dsv4_status dsv4_ref_newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
                                    const float *z, float *out, float *steps_out) {
     return dsv4_newton_schulz_with(dsv4_ref_sgemm, cfg, rows, cols, z, out, steps_out);
+}
+
+dsv4_status dsv4_ref_ns_iterate(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
+                                const float *x0, float *out, float *steps_out) {
+    return dsv4_ns_iterate_with(dsv4_ref_sgemm, cfg, rows, cols, x0, out, steps_out);
+}
+
+dsv4_status dsv4_muon_nesterov(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
+                               size_t cols, float *m, const float *g, float *u) {
+    size_t count;
+    dsv4_status st = muon_check(cfg, n_mats, rows, cols, &count);
+    size_t total = n_mats * count; /* muon_check checked the product */
+    if (st != DSV4_OK || total == 0) return st;
+    if (!m || !g || !u) return DSV4_E_NULL;
+    muon_scalars s = muon_scalars_of(cfg, rows, cols);
+    muon_momentum(cfg, &s, m, g, u, total);
+    return DSV4_OK;
+}
+
+dsv4_status dsv4_muon_update(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows, size_t cols,
+                            float *w, const float *o) {
+    size_t count;
+    dsv4_status st = muon_check(cfg, n_mats, rows, cols, &count);
+    size_t total = n_mats * count; /* muon_check checked the product */
+    if (st != DSV4_OK || total == 0) return st;
+    if (!w || !o) return DSV4_E_NULL;
+    muon_scalars s = muon_scalars_of(cfg, rows, cols);
+    muon_apply(&s, w, o, total);
+    return DSV4_OK;
 }
 
 dsv4_status dsv4_ref_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,

@@ -11,6 +11,7 @@
 #include "exact.h"
 #include "golden_io.h"
 #include "mhc.h"
+#include "muon.h"
 #include "numfmt.h"
 
 #include <errno.h>
@@ -26,6 +27,7 @@ static const og_op *const g_ops[] = {
     &og_op_sinkhorn,
     &og_op_hc_post,
     &og_op_hc_head,
+    &og_op_newton_schulz, &og_op_muon_step, &og_op_adamw_step,
 };
 #define N_OPS (sizeof g_ops / sizeof g_ops[0])
 

@@ -1,0 +1,130 @@
+/* test_cli_muon.c - the registry entries of newton_schulz, muon_step and
+ * adamw_step (tools/ops_muon.c): configuration checks, input checks, and the
+ * stages that the library does not expose one by one. */
+#include <criterion/criterion.h>
+
+#include "internal.h"
+#include "registry.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static dsv4_status configure(const char *op, const char *json, dsv4_opcfg *cfg) {
+    char err[256] = "";
+    const dsv4_op *o = dsv4_op_find(op);
+    cr_assert(o != NULL, "op %s not registered", op);
+    return dsv4_op_configure(o, json, cfg, err, sizeof err);
+}
+
+Test(cli_muon, config_rejects_bad_values) {
+    const char *bad[][2] = {{"newton_schulz", "{\"steps\":65}"},
+                            {"newton_schulz", "{\"steps\":0}"},
+                            {"newton_schulz", "{\"eps\":1e300}"},
+                            {"newton_schulz", "{\"schedule\":\"v5\"}"},
+                            {"muon_step", "{\"steps\":3}"},
+                            {"muon_step", "{\"momentum_form\":\"ema\"}"},
+                            {"adamw_step", "{\"beta1\":1}"},
+                            {"adamw_step", "{\"beta2\":1.5}"},
+                            {"adamw_step", "{\"step\":0}"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        dsv4_opcfg cfg;
+        cr_expect_eq(configure(bad[i][0], bad[i][1], &cfg), DSV4_E_ARG, "%s %s accepted",
+                     bad[i][0], bad[i][1]);
+    }
+    dsv4_opcfg cfg;
+    cr_assert_eq(configure("muon_step", "", &cfg), DSV4_OK);
+    dsv4_opcfg_free(&cfg);
+}
+
+/* Deterministic test data in [-1, 1). */
+static void fill(float *x, size_t n, unsigned seed) {
+    unsigned s = seed * 2654435761u + 1u;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = (float)((double)(s >> 8) / 8388608.0 - 1.0);
+    }
+}
+
+/* The momentum stage obtains U through a second momentum update; U must be
+ * bit for bit the library's own Nesterov input, which the NS output of the
+ * whole step reveals: NS(momentum.u) == ns_out of dsv4_ref_muon_step. */
+static void check_u(const char *json, size_t E, size_t rows, size_t cols) {
+    const dsv4_op *op = dsv4_op_find("muon_step");
+    dsv4_opcfg cfg;
+    char err[256] = "";
+    cr_assert_eq(dsv4_op_configure(op, json, &cfg, err, sizeof err), DSV4_OK, "%s", err);
+    size_t total = E * rows * cols, shape[3] = {E, rows, cols};
+    float *w = malloc(total * sizeof *w), *m = malloc(total * sizeof *m);
+    float *g = malloc(total * sizeof *g), *o = malloc(total * sizeof *o);
+    float *o2 = malloc(total * sizeof *o2);
+    cr_assert(w && m && g && o && o2);
+    fill(w, total, 1);
+    fill(m, total, 2);
+    fill(g, total, 3);
+    dsv4_st src = {0}, dst = {0};
+    cr_assert_eq(dsv4_st_add(&src, "in.m", DSV4_DT_F32, 3, shape, m), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&src, "in.g", DSV4_DT_F32, 3, shape, g), DSV4_OK);
+    for (int impl = 0; impl < DSV4_IMPL_COUNT; impl++) {
+        cr_assert_eq(dsv4_op_run_stage(op, &cfg, 0, (dsv4_impl)impl, &src, &dst, err, sizeof err),
+                     DSV4_OK, "%s", err);
+        const dsv4_tensor *u = dsv4_st_find(&dst, "momentum.u");
+        cr_assert(u != NULL);
+        /* the same NS as the step: the muon_step config of the registry */
+        dsv4_st ns_out = {0};
+        cr_assert_eq(dsv4_op_run_stage(op, &cfg, 1, (dsv4_impl)impl, &dst, &ns_out, err,
+                                       sizeof err),
+                     DSV4_OK, "%s", err);
+        memcpy(o2, dsv4_st_find(&ns_out, "ns.o")->data, total * sizeof *o2);
+        dsv4_st_free(&ns_out);
+        dsv4_st_free(&dst);
+        memset(&dst, 0, sizeof dst);
+        /* the library's own step, same implementation */
+        dsv4_muon_cfg mc = {DSV4_NS_V4, 0.02, 0.95, 0.1, 0.18, DSV4_MUON_MOMENTUM_SUM,
+                            DSV4_MUON_SCALE_RMS};
+        if (strstr(json, "lerp")) mc.momentum_form = DSV4_MUON_MOMENTUM_LERP;
+        float *wc = malloc(total * sizeof *wc), *mcp = malloc(total * sizeof *mcp);
+        cr_assert(wc && mcp);
+        memcpy(wc, w, total * sizeof *wc);
+        memcpy(mcp, m, total * sizeof *mcp);
+        cr_assert_eq((impl ? dsv4_opt_muon_step : dsv4_ref_muon_step)(&mc, E, rows, cols, wc, mcp,
+                                                                       g, o),
+                     DSV4_OK);
+        cr_expect_eq(memcmp(o, o2, total * sizeof *o), 0, "%s: NS(momentum.u) != ns_out", json);
+        free(wc);
+        free(mcp);
+    }
+    dsv4_st_free(&src);
+    dsv4_opcfg_free(&cfg);
+    free(w);
+    free(m);
+    free(g);
+    free(o);
+    free(o2);
+}
+
+Test(cli_muon, momentum_u_is_the_library_nesterov_input) {
+    check_u("{\"momentum_form\":\"sum\"}", 2, 5, 7);
+    check_u("{\"momentum_form\":\"lerp\"}", 2, 5, 7);
+    check_u("{\"momentum_form\":\"lerp\"}", 1, 9, 4);
+    check_u("{\"momentum_form\":\"sum\"}", 3, 1, 1);
+}
+
+Test(cli_muon, mismatched_shapes_are_reported) {
+    const dsv4_op *op = dsv4_op_find("adamw_step");
+    dsv4_opcfg cfg;
+    char err[256] = "";
+    cr_assert_eq(dsv4_op_configure(op, "", &cfg, err, sizeof err), DSV4_OK);
+    float a[5] = {0}, b[4] = {0};
+    size_t n5 = 5, n4 = 4;
+    dsv4_st src = {0}, dst = {0};
+    cr_assert_eq(dsv4_st_add(&src, "in.p", DSV4_DT_F32, 1, &n5, a), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&src, "in.m", DSV4_DT_F32, 1, &n5, a), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&src, "in.v", DSV4_DT_F32, 1, &n4, b), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&src, "in.g", DSV4_DT_F32, 1, &n5, a), DSV4_OK);
+    cr_expect_neq(dsv4_op_run_stage(op, &cfg, 0, DSV4_IMPL_REF, &src, &dst, err, sizeof err),
+                  DSV4_OK);
+    cr_expect(strstr(err, "in.v") != NULL, "reason: %s", err);
+    dsv4_st_free(&src);
+    dsv4_st_free(&dst);
+    dsv4_opcfg_free(&cfg);
+}
