@@ -3,26 +3,28 @@
  * blocking and the split over threads.
  *
  * Loop structure, Goto/BLIS style, with one change that keeps the rounding
- * of ref's order: C is cut into blocks of at most mc x nc; a block is one
- * unit of work for one thread, and inside it
+ * of ref's order.  The columns of C are taken a panel at a time:
  *
- *   for each k-block [p0, p0 + kc)            (ascending)
- *       pack op(A)[block rows, k-block]  -> ap   (mr-row slivers)
- *       pack op(B)[k-block, block cols]  -> bp   (nr-column slivers)
- *       for each nr sliver of columns, for each mr sliver of rows:
- *           micro-kernel: the tile's sums continue over this k-block
+ *   for each panel of columns (a few hundred to a few thousand)
+ *       all threads: pack op(B)[all k, panel cols] -> bp (nr-column slivers
+ *                    per k-block), once, shared
+ *       all threads: claim blocks of at most mc x nc of the panel; per block
+ *           for each k-block [p0, p0 + kc)            (ascending)
+ *               pack op(A)[block rows, k-block] -> ap (mr-row slivers, own)
+ *               for each nr sliver of columns, for each mr sliver of rows:
+ *                   micro-kernel: the tile's sums continue over this k-block
  *
  * The sums of a tile are carried from one k-block to the next in w, exactly
  * as fp32 values, and C is touched only after the last k-block
  * (C = alpha*sum + beta*C), so every C element sees the same sequence of
  * operations whatever the blocking, and no C element is ever split over
- * threads (threads only share out whole blocks).  Block sizes depend only on
- * the shapes and the ISA, never on the thread count, and even so they could
- * not change a result: that is why results are bit-identical for any
+ * threads (threads only share out whole blocks; packing only copies).  Block
+ * sizes depend on the thread count (to share a panel out evenly), but they
+ * cannot change a result: that is why results are bit-identical for any
  * DSV4_THREADS.
  *
  * Sizes: blocks are evened out (m = 300 with mc = 240 gives two blocks of
- * 156 rows, rounded up to mr, rather than 240 + 60) so that two threads get
+ * 156 rows, rounded up to mr, rather than 240 + 60) so that threads get
  * similar work and no k-block is a sliver of a few terms. */
 #include "gemm_kernels.h"
 
@@ -48,17 +50,21 @@ static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 /* ---- packing --------------------------------------------------------------- */
 
-/* X[r, p] contiguous in r (X stored transposed): copy `valid` values per term
- * and zero the rest of the sliver's row. */
-static void pack_sliver_rows_contiguous(const dsv4_gemm_view *x, size_t r, size_t valid,
-                                        size_t p0, size_t kc, size_t width, float *dst) {
+/* X[r, p] contiguous in r (X stored transposed): term by term, the `width`
+ * values of each sliver (zeros past the last row).  Term-major, so X is read
+ * as one stream of rows, not once per sliver at a stride of ld floats. */
+static void pack_rows_contiguous(const dsv4_gemm_view *x, size_t r0, size_t rows, size_t p0,
+                                 size_t kc, size_t width, float *out) {
     for (size_t p = 0; p < kc; p++) {
-        const float *src = x->p + (p0 + p) * x->ld + r;
-        float *d = dst + p * width;
-        /* A loop, not memcpy: `valid` is a few dozen floats, too short for a
-         * library call to pay off; the compiler vectorizes this. */
-        for (size_t i = 0; i < valid; i++) d[i] = src[i];
-        for (size_t i = valid; i < width; i++) d[i] = 0.0f;
+        const float *src = x->p + (p0 + p) * x->ld + r0; /* [rows] */
+        for (size_t s = 0; s * width < rows; s++) {
+            size_t valid = min_size(width, rows - s * width);
+            float *d = out + (s * kc + p) * width;
+            /* A loop, not memcpy: `valid` is a few dozen floats, too short
+             * for a library call to pay off; the compiler vectorizes this. */
+            for (size_t i = 0; i < valid; i++) d[i] = src[s * width + i];
+            for (size_t i = valid; i < width; i++) d[i] = 0.0f;
+        }
     }
 }
 
@@ -78,17 +84,26 @@ static void pack_sliver_terms_contiguous(const dsv4_gemm_view *x, size_t r, size
 
 void dsv4_gemm_pack(const dsv4_gemm_view *x, size_t r0, size_t rows, size_t p0, size_t kc,
                     size_t width, float *out) {
+    if (x->trans) {
+        pack_rows_contiguous(x, r0, rows, p0, kc, width, out);
+        return;
+    }
     for (size_t s = 0; s * width < rows; s++) {
         size_t valid = min_size(width, rows - s * width);
-        float *dst = out + s * kc * width;
-        if (x->trans)
-            pack_sliver_rows_contiguous(x, r0 + s * width, valid, p0, kc, width, dst);
-        else
-            pack_sliver_terms_contiguous(x, r0 + s * width, valid, p0, kc, width, dst);
+        pack_sliver_terms_contiguous(x, r0 + s * width, valid, p0, kc, width,
+                                     out + s * kc * width);
     }
 }
 
 /* ---- blocking and threads ----------------------------------------------------- */
+
+/* The packed op(B) is shared by all threads: the columns of C are taken a
+ * panel at a time, the whole panel (all k) is packed once by all threads
+ * together, then the threads share out its blocks of C.  Panels are at most
+ * PANEL_FLOATS packed floats (16 MiB: op(B) is read from memory once, the
+ * panel is reread from the shared cache), so the buffer stays a fixed size
+ * for any k, as long as one nr sliver of all k fits (see plan()). */
+enum { PANEL_FLOATS = 4 << 20, PACK_TASK_SLIVERS = 8 };
 
 typedef struct gemm_job {
     const dsv4_gemm_kernels *kern;
@@ -98,11 +113,18 @@ typedef struct gemm_job {
     size_t ldc;
     size_t m, n, k;
     float alpha, beta;
-    size_t mc, nc, kc;  /* block sizes of this call (mc, nc multiples of mr, nr) */
-    size_t blocks_m, blocks_n;
+    size_t mc, nc, kc;  /* block sizes of this call (mc, nc multiples of mr, nr);
+                           mc is the tallest row block */
+    size_t blocks_m;    /* row blocks: mr slivers shared out evenly (see block_rows) */
+    size_t panel_max;   /* columns of a full panel, a multiple of nr */
+    size_t j_panel, panel_cols; /* the panel being worked on: C columns */
+    size_t panel_blocks, pack_tasks; /* of the current panel */
+    int shared_b;       /* op(B) packed once per panel into bp (else per block) */
+    float *bp;          /* the packed panel: the k-block at p0 starts at
+                           bp + p0 * panel_max, [slivers, kc, nr] */
     atomic_size_t next_block;
-    float *work;        /* [workers, worker_floats] */
-    size_t ap_floats, bp_floats, w_floats; /* per worker, each a multiple of 16 */
+    float *work;        /* [workers, ap_floats + w_floats + bp_floats] */
+    size_t ap_floats, w_floats, bp_floats; /* per worker, each a multiple of 16 */
 } gemm_job;
 
 /* Even block size: the fewest blocks of at most `cap`, equal up to `unit`;
@@ -115,6 +137,18 @@ static size_t even_block(size_t len, size_t cap, size_t unit) {
 }
 
 static size_t round16(size_t n) { return ceil_div(n, 16) * 16; }
+
+/* Ask for the partial sums of the next tile (`floats` from w) while this
+ * one is computed: they were written a whole k-block ago and have left the
+ * core's caches (to L2 only: the kernel's slivers fill L1).  A hint only. */
+static void prefetch_tile(const float *w, size_t floats) {
+#if defined(__GNUC__)
+    for (size_t i = 0; i < floats; i += 16) __builtin_prefetch(w + i, 0, 2);
+#else
+    (void)w;
+    (void)floats;
+#endif
+}
 
 /* The micro-tiles of block rows [i0, i0+rows) x cols [j0, j0+cols) for the
  * k-block [p0, p0+kc). */
@@ -136,62 +170,172 @@ static void block_kstep(const gemm_job *j, size_t i0, size_t rows, size_t j0, si
             float *ws = w + ((jr / kn->nr) * slivers_m + ir / kn->mr) * kn->mr * kn->nr;
             t.rows = min_size(kn->mr, rows - ir);
             t.c = j->c + (i0 + ir) * j->ldc + (j0 + jr);
+            int more = ir + kn->mr < rows || jr + kn->nr < cols; /* a next tile in w */
+            if (!t.first && more) prefetch_tile(ws + kn->mr * kn->nr, kn->mr * kn->nr);
             kn->micro(kc, as, bs, ws, &t);
         }
     }
 }
 
-static void run_block(const gemm_job *j, size_t block, float *ap, float *bp, float *w) {
+/* Pack task: PACK_TASK_SLIVERS slivers of the panel for one k-block. */
+static void pack_task(void *ctx, size_t task) {
+    gemm_job *j = ctx;
+    size_t nr = j->kern->nr, chunk = PACK_TASK_SLIVERS * nr;
+    size_t chunks = ceil_div(j->panel_cols, chunk);
+    size_t p0 = task / chunks * j->kc, c0 = task % chunks * chunk;
+    size_t kc = min_size(j->kc, j->k - p0), cols = min_size(chunk, j->panel_cols - c0);
+    float *out = j->bp + p0 * j->panel_max + (c0 / nr) * kc * nr;
+    j->kern->pack(&j->bt, j->j_panel + c0, cols, p0, kc, nr, out);
+}
+
+/* Row block bi: rows [*i0, *i0 + *rows).  The m rows make ceil(m / mr)
+ * slivers, shared out so that block sizes differ by one sliver at most (the
+ * taller blocks first, so the last ones claimed are the shorter). */
+static void block_rows(const gemm_job *j, size_t bi, size_t *i0, size_t *rows) {
+    size_t mr = j->kern->mr, slivers = ceil_div(j->m, mr);
+    size_t base = slivers / j->blocks_m, extra = slivers % j->blocks_m;
+    size_t first = bi * base + min_size(bi, extra), count = base + (bi < extra);
+    *i0 = first * mr;
+    *rows = min_size(count * mr, j->m - *i0);
+}
+
+/* One block of C inside the current panel, all its k-blocks in order. */
+static void run_block(const gemm_job *j, size_t block, float *ap, float *w, float *bp_own) {
     size_t bi = block % j->blocks_m, bj = block / j->blocks_m;
-    size_t i0 = bi * j->mc, j0 = bj * j->nc;
-    size_t rows = min_size(j->mc, j->m - i0), cols = min_size(j->nc, j->n - j0);
+    size_t i0, rows, jb = bj * j->nc, cols = min_size(j->nc, j->panel_cols - jb);
+    block_rows(j, bi, &i0, &rows);
     for (size_t p0 = 0; p0 < j->k; p0 += j->kc) {
         size_t kc = min_size(j->kc, j->k - p0);
+        const float *bp = bp_own;
+        if (j->shared_b)
+            bp = j->bp + p0 * j->panel_max + (jb / j->kern->nr) * kc * j->kern->nr;
+        else
+            j->kern->pack(&j->bt, j->j_panel + jb, cols, p0, kc, j->kern->nr, bp_own);
         j->kern->pack(&j->a, i0, rows, p0, kc, j->kern->mr, ap);
-        j->kern->pack(&j->bt, j0, cols, p0, kc, j->kern->nr, bp);
-        block_kstep(j, i0, rows, j0, cols, p0, kc, ap, bp, w);
+        block_kstep(j, i0, rows, j->j_panel + jb, cols, p0, kc, ap, bp, w);
     }
 }
 
-/* Pool task `worker`: its own packing buffers; blocks are claimed one at a
- * time, so a thread that is slowed down just takes fewer of them. */
+/* Compute task `worker`: its own A buffer and partial sums; blocks are
+ * claimed one at a time, so a thread that is slowed down just takes fewer
+ * of them. */
 static void worker_task(void *ctx, size_t worker) {
     gemm_job *j = ctx;
-    float *ap = j->work + worker * (j->ap_floats + j->bp_floats + j->w_floats);
-    float *bp = ap + j->ap_floats, *w = bp + j->bp_floats;
-    size_t n_blocks = j->blocks_m * j->blocks_n;
+    float *ap = j->work + worker * (j->ap_floats + j->w_floats + j->bp_floats);
+    float *w = ap + j->ap_floats, *bp_own = w + j->w_floats;
     for (;;) {
         size_t block = atomic_fetch_add(&j->next_block, 1);
-        if (block >= n_blocks) break;
-        run_block(j, block, ap, bp, w);
+        if (block >= j->panel_blocks) break;
+        run_block(j, block, ap, w, bp_own);
     }
 }
 
-/* Blocks of C to aim for, so that 2 or 3 threads share them out evenly; the
- * smallest block sides that are still worth their packing. */
-enum { MIN_BLOCKS = 8, MIN_SLIVERS = 4 };
+/* With several threads, a panel should hold at least UNITS_PER_THREAD blocks
+ * per thread (so that a thread slowed down by something else can be made up
+ * for), and a multiple of the thread count (so that none idles at the end of
+ * a panel); blocks are not cut below MIN_SLIVERS slivers a side. */
+enum { UNITS_PER_THREAD = 2, MIN_SLIVERS = 4 };
 
-static void plan(gemm_job *j) {
-    const dsv4_gemm_kernels *kn = j->kern;
-    size_t cap_m = kn->mc, cap_n = kn->nc;
-    for (;;) {
-        j->mc = even_block(j->m, cap_m, kn->mr);
-        j->nc = even_block(j->n, cap_n, kn->nr);
-        size_t blocks = ceil_div(j->m, j->mc) * ceil_div(j->n, j->nc);
-        int can_m = j->mc > MIN_SLIVERS * kn->mr, can_n = j->nc > MIN_SLIVERS * kn->nr;
-        if (blocks >= MIN_BLOCKS || (!can_m && !can_n)) break;
-        /* Halve the longer side (of the two that may still shrink). */
-        if (can_n && (!can_m || j->nc >= j->mc))
-            cap_n = j->nc / 2;
-        else
-            cap_m = j->mc / 2;
+static int units_ok(size_t units, size_t threads) {
+    return units >= UNITS_PER_THREAD * threads && units % threads == 0;
+}
+
+/* Row blocks: the fewest with at most `cap` rows each, or with several
+ * threads, the fewest from there that make a good share-out of the panel's
+ * blocks (row blocks times `blocks_n`). */
+static size_t row_blocks(size_t m, size_t cap, size_t mr, size_t blocks_n, size_t threads) {
+    size_t slivers = ceil_div(m, mr);
+    size_t first = ceil_div(slivers, cap < mr ? 1 : cap / mr);
+    if (threads == 1) return first;
+    for (size_t bm = first; bm <= first + 4 * threads; bm++) {
+        if (slivers / bm < MIN_SLIVERS) break;
+        if (units_ok(bm * blocks_n, threads)) return bm;
     }
+    return first;
+}
+
+/* Panel, then blocks.  The panel is as wide as PANEL_FLOATS allows (op(B) is
+ * packed once per call whatever the panel width, but the panels are done one
+ * after the other); a block is as wide as the kernel's nc allows, since each
+ * block packs its rows of op(A) once per k-block; rows are then cut to
+ * share the panel out between the threads, and only if rows alone cannot do
+ * it are the columns cut too. */
+static void plan(gemm_job *j, size_t threads) {
+    const dsv4_gemm_kernels *kn = j->kern;
     j->kc = even_block(j->k, kn->kc, 1);
-    j->blocks_m = ceil_div(j->m, j->mc);
-    j->blocks_n = ceil_div(j->n, j->nc);
+    /* A panel at least one sliver wide while that fits PANEL_FLOATS; past
+     * that (k in the hundred thousands) every block packs its own op(B),
+     * one k-block at a time, and the whole of C is one panel. */
+    j->shared_b = PANEL_FLOATS / j->k >= kn->nr;
+    j->panel_max = j->shared_b ? even_block(j->n, PANEL_FLOATS / j->k, kn->nr) : j->n;
+    j->nc = even_block(j->panel_max, kn->nc, kn->nr);
+    for (;;) {
+        size_t blocks_n = ceil_div(j->panel_max, j->nc);
+        j->blocks_m = row_blocks(j->m, kn->mc, kn->mr, blocks_n, threads);
+        if (threads == 1 || units_ok(j->blocks_m * blocks_n, threads) ||
+            j->nc <= MIN_SLIVERS * kn->nr)
+            break;
+        j->nc = even_block(j->panel_max, j->nc / 2, kn->nr);
+    }
+    j->mc = ceil_div(ceil_div(j->m, kn->mr), j->blocks_m) * kn->mr;
     j->ap_floats = round16(j->mc * j->kc);
-    j->bp_floats = round16(j->nc * j->kc);
     j->w_floats = j->k > j->kc ? round16(j->mc * j->nc) : 0;
+    j->bp_floats = j->shared_b ? 0 : round16(j->nc * j->kc);
+}
+
+/* Pack the panel of C columns [j0, j0 + cols) of op(B), then compute its
+ * blocks: two pool runs, the end of the first being the point where the
+ * whole panel is packed. */
+static dsv4_status run_panel(gemm_job *j, size_t j0, size_t cols, size_t workers) {
+    const dsv4_gemm_kernels *kn = j->kern;
+    j->j_panel = j0;
+    j->panel_cols = cols;
+    j->pack_tasks = ceil_div(j->k, j->kc) * ceil_div(cols, PACK_TASK_SLIVERS * kn->nr);
+    dsv4_status st = j->shared_b ? dsv4_pool_run(j->pack_tasks, pack_task, j) : DSV4_OK;
+    if (st != DSV4_OK) return st;
+    j->panel_blocks = j->blocks_m * ceil_div(cols, j->nc);
+    atomic_store(&j->next_block, 0);
+    return dsv4_pool_run(min_size(workers, j->panel_blocks), worker_task, j);
+}
+
+/* ---- the work buffer, kept between calls -------------------------------------
+ * A fresh multi-MiB allocation is a fresh mmap for the C library, and the
+ * page faults of first touching it cost as much as packing the panel several
+ * times over.  So one buffer (the largest needed so far, up to CACHE_FLOATS)
+ * is kept for the next call.  A call takes it with a try-lock for its whole
+ * duration; a call made while another holds it allocates its own.  The
+ * buffer only ever holds packed copies and partial sums, fully rewritten
+ * before being read, so which buffer a call gets changes nothing. */
+enum { CACHE_FLOATS = 16 << 20 };
+
+static atomic_flag cache_busy = ATOMIC_FLAG_INIT;
+static float *cache_buf;   /* [cache_floats], 64-byte aligned, or NULL */
+static size_t cache_floats;
+
+/* A buffer of `floats` (a multiple of 16); *cached says whether it is the
+ * kept one (give it back with work_release). */
+static float *work_acquire(size_t floats, int *cached) {
+    *cached = 0;
+    if (floats > CACHE_FLOATS || atomic_flag_test_and_set(&cache_busy))
+        return aligned_alloc(64, floats * sizeof(float));
+    if (cache_floats < floats) {
+        free(cache_buf);
+        cache_buf = aligned_alloc(64, floats * sizeof(float));
+        cache_floats = cache_buf ? floats : 0;
+    }
+    if (!cache_buf) {
+        atomic_flag_clear(&cache_busy);
+        return NULL;
+    }
+    *cached = 1;
+    return cache_buf;
+}
+
+static void work_release(float *buf, int cached) {
+    if (cached)
+        atomic_flag_clear(&cache_busy);
+    else
+        free(buf);
 }
 
 dsv4_status dsv4_opt_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
@@ -215,16 +359,20 @@ dsv4_status dsv4_opt_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t 
     j.k = k;
     j.alpha = alpha;
     j.beta = beta;
-    plan(&j);
+    size_t threads = (size_t)dsv4_threads_get();
+    plan(&j, threads);
     atomic_init(&j.next_block, 0);
 
-    size_t n_blocks = j.blocks_m * j.blocks_n;
-    size_t workers = min_size((size_t)dsv4_threads_get(), n_blocks);
-    size_t per_worker = j.ap_floats + j.bp_floats + j.w_floats;
+    size_t workers = min_size(threads, j.blocks_m * ceil_div(min_size(n, j.panel_max), j.nc));
+    size_t panel_floats = j.shared_b ? round16(j.panel_max * k) : 0;
+    size_t per_worker = j.ap_floats + j.w_floats + j.bp_floats;
     /* 64-byte aligned: the packed slivers are read with aligned vector loads. */
-    j.work = aligned_alloc(64, workers * per_worker * sizeof(float));
+    int cached;
+    j.work = work_acquire(panel_floats + workers * per_worker, &cached);
     if (!j.work) return DSV4_E_NOMEM;
-    st = dsv4_pool_run(workers, worker_task, &j);
-    free(j.work);
+    j.bp = j.work + workers * per_worker;
+    for (size_t j0 = 0; j0 < n && st == DSV4_OK; j0 += j.panel_max)
+        st = run_panel(&j, j0, min_size(j.panel_max, n - j0), workers);
+    work_release(j.work, cached);
     return st;
 }

@@ -19,6 +19,25 @@ static __mmask16 col_mask(size_t cols, int v) {
     return (__mmask16)((1u << (cols - lo)) - 1u);
 }
 
+/* The first `n` of 16 lanes. */
+static __mmask16 first_lanes(size_t n) {
+    return n >= V ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+}
+
+/* Masked loads and stores only where lanes are missing: on some cores (AMD
+ * Zen 4/5) a masked store is several times slower than a plain one, and
+ * packing is mostly whole vectors. */
+static inline __m512 load_lanes(const float *src, __mmask16 m) {
+    return m == (__mmask16)0xFFFF ? _mm512_loadu_ps(src) : _mm512_maskz_loadu_ps(m, src);
+}
+
+static inline void store_lanes(float *dst, __mmask16 m, __m512 v) {
+    if (m == (__mmask16)0xFFFF)
+        _mm512_storeu_ps(dst, v);
+    else
+        _mm512_mask_storeu_ps(dst, m, v);
+}
+
 /* One row of the tile to C: alpha*acc + beta*C (C not read when beta == 0),
  * as a multiply and an add, each rounded (no FMA here: ref's epilogue). */
 static inline void store_row(const __m512 acc[NV], float *c, const dsv4_gemm_tile *t,
@@ -28,10 +47,10 @@ static inline void store_row(const __m512 acc[NV], float *c, const dsv4_gemm_til
     for (int v = 0; v < NV; v++) {
         __m512 out = _mm512_mul_ps(alpha, acc[v]);
         if (t->beta != 0.0f) {
-            __m512 old = _mm512_maskz_loadu_ps(mask[v], c + v * V);
+            __m512 old = load_lanes(c + v * V, mask[v]);
             out = _mm512_add_ps(out, _mm512_mul_ps(beta, old));
         }
-        _mm512_mask_storeu_ps(c + v * V, mask[v], out);
+        if (mask[v]) store_lanes(c + v * V, mask[v], out);
     }
 }
 
@@ -71,23 +90,25 @@ static void micro_avx512(size_t kc, const float *ap, const float *bp, float *w,
 
 /* ---- packing (layout: gemm_kernels.h) -------------------------------------- */
 
-/* The first `n` of 16 lanes. */
-static __mmask16 first_lanes(size_t n) {
-    return n >= V ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-}
-
-/* X stored transposed, so the `valid` values of one term are contiguous:
- * per term, masked loads of them and stores of the whole sliver row (zeros
- * past valid).  width <= 2*V. */
-static void pack_rows_contiguous(const dsv4_gemm_view *x, size_t r, size_t valid, size_t p0,
-                                 size_t kc, size_t width, float *dst) {
-    const __mmask16 load0 = first_lanes(valid), load1 = valid > V ? first_lanes(valid - V) : 0;
+/* X stored transposed, so the values of one term are contiguous across all
+ * the slivers: term by term, each sliver's `width` values are a masked load
+ * (zeros past the last row) and a store.  Term-major, so the source is read
+ * as one stream of rows rather than once per sliver at a stride of ld floats
+ * (which, for ld a large power of two, maps every row to the same few cache
+ * sets and refetches it from memory for each sliver).  width <= 2*V. */
+static void pack_rows_contiguous(const dsv4_gemm_view *x, size_t r0, size_t rows, size_t p0,
+                                 size_t kc, size_t width, float *out) {
     const __mmask16 store0 = first_lanes(width), store1 = width > V ? first_lanes(width - V) : 0;
     for (size_t p = 0; p < kc; p++) {
-        const float *src = x->p + (p0 + p) * x->ld + r;
-        float *d = dst + p * width;
-        _mm512_mask_storeu_ps(d, store0, _mm512_maskz_loadu_ps(load0, src));
-        if (store1) _mm512_mask_storeu_ps(d + V, store1, _mm512_maskz_loadu_ps(load1, src + V));
+        const float *src = x->p + (p0 + p) * x->ld + r0; /* [rows] */
+        for (size_t s = 0; s * width < rows; s++) {
+            size_t valid = rows - s * width < width ? rows - s * width : width;
+            const __mmask16 load0 = first_lanes(valid);
+            const __mmask16 load1 = valid > V ? first_lanes(valid - V) : 0;
+            float *d = out + (s * kc + p) * width;
+            store_lanes(d, store0, load_lanes(src + s * width, load0));
+            if (store1) store_lanes(d + V, store1, load_lanes(src + s * width + V, load1));
+        }
     }
 }
 
@@ -130,26 +151,32 @@ static inline void transpose16(__m512 r[V]) {
 
 /* X stored as is: the sliver row of term p takes one value from each of
  * `valid` rows.  Blocks of 16 rows x 16 terms are loaded row-wise and
- * transposed in registers; rows past valid are zeros. */
+ * transposed in registers; rows past valid are zeros.  A sliver narrower
+ * than a vector (the A sliver, 12 wide) is stored with whole vectors: the
+ * lanes past `width` land on the start of the next term's row, which the
+ * next store (terms go in increasing order) overwrites; only the sliver's
+ * last term needs the mask, so as not to write past the sliver. */
 static void pack_terms_strided(const dsv4_gemm_view *x, size_t r, size_t valid, size_t p0,
                                size_t kc, size_t width, float *dst) {
     for (size_t h = 0; h * V < width; h++) {
         size_t rows_here = valid > h * V ? valid - h * V : 0;
         if (rows_here > V) rows_here = V;
         const __mmask16 store = first_lanes(width - h * V);
+        const __mmask16 spill = width <= V ? (__mmask16)0xFFFF : store;
         for (size_t p = 0; p < kc; p += V) {
             size_t terms = kc - p < V ? kc - p : V;
             const __mmask16 load = first_lanes(terms);
             __m512 blk[V]; /* [16 rows, 16 terms], then [16 terms, 16 rows] */
 #pragma GCC unroll 16
             for (size_t i = 0; i < V; i++)
-                blk[i] = i < rows_here
-                             ? _mm512_maskz_loadu_ps(load, x->p + (r + h * V + i) * x->ld + p0 + p)
-                             : _mm512_setzero_ps();
+                blk[i] = i < rows_here ? load_lanes(x->p + (r + h * V + i) * x->ld + p0 + p, load)
+                                       : _mm512_setzero_ps();
             transpose16(blk);
 #pragma GCC unroll 16
             for (size_t j = 0; j < V; j++)
-                if (j < terms) _mm512_mask_storeu_ps(dst + (p + j) * width + h * V, store, blk[j]);
+                if (j < terms)
+                    store_lanes(dst + (p + j) * width + h * V, p + j + 1 < kc ? spill : store,
+                                blk[j]);
         }
     }
 }
@@ -160,13 +187,13 @@ static void pack_avx512(const dsv4_gemm_view *x, size_t r0, size_t rows, size_t 
         dsv4_gemm_pack(x, r0, rows, p0, kc, width, out);
         return;
     }
+    if (x->trans) {
+        pack_rows_contiguous(x, r0, rows, p0, kc, width, out);
+        return;
+    }
     for (size_t s = 0; s * width < rows; s++) {
         size_t valid = rows - s * width < width ? rows - s * width : width;
-        float *dst = out + s * kc * width;
-        if (x->trans)
-            pack_rows_contiguous(x, r0 + s * width, valid, p0, kc, width, dst);
-        else
-            pack_terms_strided(x, r0 + s * width, valid, p0, kc, width, dst);
+        pack_terms_strided(x, r0 + s * width, valid, p0, kc, width, out + s * kc * width);
     }
 }
 

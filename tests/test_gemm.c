@@ -243,6 +243,18 @@ Test(gemm, large_once, .timeout = 120) {
     run_case(&g, dsv4_isa_best(), 2);
 }
 
+/* Shapes whose packed B does not fit one panel (several column panels, each
+ * packed once and shared by the threads), and one whose k is too long for a
+ * single 32-column strip (the per-block packing fallback). */
+Test(gemm, multi_panel_and_long_k, .timeout = 120) {
+    gemm_case panels = {0, 0, 37, 700, 9000, 0, 1, 0, 1.0f, 0.0f, 0, 8};
+    gemm_case long_k = {0, 1, 13, 50, 200000, 0, 0, 0, 1.0f, 1.0f, 0, 4};
+    for (int threads = 1; threads <= 3; threads += 2) {
+        run_case(&panels, dsv4_isa_best(), threads);
+        run_case(&long_k, dsv4_isa_best(), threads);
+    }
+}
+
 /* ---- threads ------------------------------------------------------------------ */
 
 Test(gemm, threads_give_identical_bits) {
