@@ -6,11 +6,12 @@
  * whose size depends only on the shapes, never on the thread count; each
  * token's results are computed from that token alone by the same sequence
  * of operations whatever chunk it falls in, so the bits never depend on the
- * thread count or on T.  hc_pre runs the phases rms + mixes (one GEMM-like
- * pass over all tokens that also sums the squares of x while it streams
- * through, when the ISA has a mixes kernel) -> split + Sinkhorn ->
- * weighted_sum, through
- * scratch arrays, and copies the optional stage outputs at the end.
+ * thread count or on T.  With a mixes kernel, hc_pre is one pass: each
+ * task takes a chunk of PRE_TASK tokens through rms + mixes (the kernel sums
+ * the squares of x while it streams through), split + Sinkhorn and the
+ * weighted sum, so x is read from memory once and the pool runs once.
+ * Without one, it runs those stages as phases over all tokens.  Both go
+ * through scratch arrays and copy the optional stage outputs at the end.
  *
  * Stages a kernel table leaves NULL run ref's code on each chunk (public
  * ref entry points with the chunk's token count), or dsv4_opt_sgemm for the
@@ -25,7 +26,13 @@
 enum {
     ELEM_TASK = 1 << 16, /* about this many x elements per task (rms, wsum, post) */
     GATE_TASK = 256,     /* tokens per task of split + Sinkhorn */
+    PRE_TASK = 8,        /* tokens per task of the fused hc_pre pass (<= DSV4_MHC_MIX_TOKENS):
+                          * small enough that a chunk's x (512 KiB at V4 sizes) is still in L2
+                          * for its weighted sum, and T = 64 gives 8 tasks to share */
 };
+
+_Static_assert((int)PRE_TASK <= (int)DSV4_MHC_MIX_TOKENS,
+               "a fused hc_pre chunk is one call of the mixes kernel");
 
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
@@ -172,10 +179,10 @@ static void sinkhorn_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
     sinkhorn_range(j, lo, n, task);
 }
 
-/* Scratch for the Sinkhorn kernel of a phase of GATE_TASK chunks. */
-static dsv4_status alloc_sinkhorn_scratch(mhc_job *j) {
+/* Scratch for the Sinkhorn kernel of a phase of `per_task`-token chunks. */
+static dsv4_status alloc_sinkhorn_scratch(mhc_job *j, size_t per_task) {
     size_t per = j->n * j->n, total;
-    if (!dsv4_mul_ok(ceil_div(j->T, GATE_TASK), (per + j->n) * j->k->sinkhorn_lanes, &total) ||
+    if (!dsv4_mul_ok(ceil_div(j->T, per_task), (per + j->n) * j->k->sinkhorn_lanes, &total) ||
         !dsv4_mul_ok(total, sizeof(float), &total))
         return DSV4_E_NOMEM;
     j->scratch = malloc(total ? total : 1);
@@ -210,6 +217,17 @@ static void wsum_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
 }
 
 static dsv4_status phase_wsum(mhc_job *j) { return run_phase(j, wsum_chunk, elem_tokens(j->K)); }
+
+/* ---- hc_pre in one pass: H1-H5 on each chunk of PRE_TASK tokens -------------------
+ * While a chunk's x is still in this core's cache after its mixes, the same
+ * task splits, runs Sinkhorn and forms the weighted sum, so x is read from
+ * memory once and the pool runs once.  Each token's operations are those of
+ * the separate phases, so the bits are the same. */
+static void pre_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
+    mixes_chunk(j, lo, n, task);
+    gates_chunk(j, lo, n, task);
+    wsum_chunk(j, lo, n, task);
+}
 
 static void post_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
     (void)task;
@@ -294,7 +312,7 @@ static dsv4_status run_sinkhorn(size_t n, int softmax, int rounds, float eps, si
     j.s_in = in;
     j.s_out = out;
     atomic_init(&j.status, DSV4_OK);
-    dsv4_status st = alloc_sinkhorn_scratch(&j);
+    dsv4_status st = alloc_sinkhorn_scratch(&j, GATE_TASK);
     if (st == DSV4_OK) st = run_phase(&j, sinkhorn_chunk, GATE_TASK);
     free(j.scratch);
     return st;
@@ -378,15 +396,21 @@ dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, c
     j.rounds = cfg->sinkhorn_iters - 1;
     j.eps = cfg->hc_eps;
     float *block = NULL;
+    /* with a mixes kernel, one fused pass; else the phases one by one */
+    size_t gate_task = j.k->mixes ? PRE_TASK : GATE_TASK;
     st = alloc_token_scratch(&j, hc * hc, &block);
-    if (st == DSV4_OK) st = alloc_sinkhorn_scratch(&j);
+    if (st == DSV4_OK) st = alloc_sinkhorn_scratch(&j, gate_task);
     j.s_in = j.logits;
     j.s_out = comb;
     j.w = j.pre;
     j.fuse_rms = 1;
-    if (st == DSV4_OK) st = phase_mixes(&j);                           /* H1, H2 */
-    if (st == DSV4_OK) st = run_phase(&j, gates_chunk, GATE_TASK);     /* H3, H4 */
-    if (st == DSV4_OK) st = phase_wsum(&j);                            /* H5 */
+    if (st == DSV4_OK && j.k->mixes) {
+        st = run_phase(&j, pre_chunk, PRE_TASK);                       /* H1-H5 */
+    } else {
+        if (st == DSV4_OK) st = phase_mixes(&j);                       /* H1, H2 */
+        if (st == DSV4_OK) st = run_phase(&j, gates_chunk, GATE_TASK); /* H3, H4 */
+        if (st == DSV4_OK) st = phase_wsum(&j);                        /* H5 */
+    }
     if (st == DSV4_OK && stages) {
         copy_stage(stages->r, j.r, T);
         copy_stage(stages->mixes, j.mixes, T * j.rows);
