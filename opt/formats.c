@@ -14,6 +14,13 @@
 
 enum { ARRAY_TASK = 1 << 16, TILE_TASK = 1 << 15 };
 
+/* Fake quant outputs above this many bytes go around the caches
+ * (tile_run.stream): they cannot stay cached anyway, and a normal store
+ * first reads each line it writes, a third memory stream beside the input
+ * and the output (glibc's memcpy makes the same switch for large copies).
+ * Quant's codes, a quarter or an eighth of the input, keep normal stores. */
+enum { STREAM_BYTES = 4 << 20 };
+
 static const dsv4_fmt_kernels *active_kernels(void) {
 #if defined(__x86_64__)
     switch (dsv4_isa_active()) {
@@ -125,7 +132,7 @@ static dsv4_status tile_setup(tile_job *j, tile_op op, const dsv4_quant_cfg *cfg
     j->op = op;
     j->k = active_kernels();
     j->run = (dsv4_tile_run){&dsv4_opt_elem[cfg->fmt], cfg->rule, cfg->fmt == DSV4_FMT_E2M1,
-                             cfg->block_rows, cfg->block_cols, cols, g.row_code_bytes};
+                             cfg->block_rows, cfg->block_cols, cols, g.row_code_bytes, 0};
     j->tiles_c = g.tiles_c;
     j->n_tiles = g.scale_bytes;
     return DSV4_OK;
@@ -173,5 +180,6 @@ dsv4_status dsv4_opt_fake_quant(const dsv4_quant_cfg *cfg, const float *x, float
     if (!x || !y) return DSV4_E_NULL;
     j.x = x;
     j.y = y;
+    j.run.stream = rows > (size_t)STREAM_BYTES / sizeof(float) / cols; /* rows * cols * 4 > STREAM_BYTES */
     return run_tiles(&j);
 }

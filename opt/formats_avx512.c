@@ -10,6 +10,17 @@
 
 enum { W = 16 }; /* lanes */
 
+/* The tile groups prefetch their input this many floats (8 KiB) ahead: with
+ * the other core busy the hardware prefetcher alone leaves a single thread
+ * well short of the copy rate on these streams. */
+enum { PREFETCH_AHEAD = 2048 };
+
+/* A hint only (it never faults); the address is formed as an integer since
+ * it may lie past the end of x. */
+static inline void prefetch_ahead(const float *p) {
+    _mm_prefetch((const char *)((uintptr_t)p + PREFETCH_AHEAD * sizeof(float)), _MM_HINT_T0);
+}
+
 static __m512i u32x(uint32_t v) { return _mm512_set1_epi32((int)v); }
 static __m128i count(uint32_t n) { return _mm_cvtsi32_si128((int)n); }
 static __mmask16 first_lanes(size_t n) { return (__mmask16)((1u << n) - 1u); } /* n <= 16 */
@@ -335,9 +346,12 @@ static inline __m512i group_amax(const float *x, size_t bc) {
     __m512i m[W];
     for (int j = 0; j < W; j++) {
         const float *tile = x + (size_t)j * bc;
+        prefetch_ahead(tile);
         __m512i acc = abs_bits(_mm512_castps_si512(_mm512_loadu_ps(tile)));
-        for (size_t c = W; c < bc; c += W)
+        for (size_t c = W; c < bc; c += W) {
+            prefetch_ahead(tile + c);
             acc = _mm512_max_epu32(acc, abs_bits(_mm512_castps_si512(_mm512_loadu_ps(tile + c))));
+        }
         m[j] = acc;
     }
     return transpose_max(m);
@@ -402,28 +416,87 @@ static void quant_tiles(const dsv4_tile_run *t, const float *x, uint8_t *codes,
     }
 }
 
-/* dequant(quant(x)) of one row of a valid tile, m lanes at a time. */
-static inline void fake_chunk(const vfmt *v, const float *x, float *y, size_t m,
-                              const vscale *s) {
-    __m512 q = _mm512_mul_ps(load_f32(x, m), s->inv);
+/* dequant(quant(x)) of x in a valid tile (2^-k in inv, 2^k in scale). */
+static inline __m512 fake_value(const vfmt *v, __m512 x, __m512 inv, __m512 scale) {
+    __m512 q = _mm512_mul_ps(x, inv);
     __m512 value = round_finite(v, _mm512_castps_si512(q));
-    store_f32(y, _mm512_mul_ps(value, s->scale), m); /* exact */
+    return _mm512_mul_ps(value, scale); /* exact */
 }
 
-/* 16 one-row tiles x[16 * bc] -> y[16 * bc] (y may be x). */
+/* The same for one row of a valid tile, m lanes at a time. */
+static inline void fake_chunk(const vfmt *v, const float *x, float *y, size_t m,
+                              const vscale *s) {
+    store_f32(y, fake_value(v, load_f32(x, m), s->inv, s->scale), m);
+}
+
+/* ---- float output of the one-row tile groups ---------------------------------
+ * The groups write y front to back, 16 floats per result vector.  A small
+ * output goes straight to y (it may stay cached for its reader).  A large
+ * one (tile_run.stream) goes around the caches: non-temporal stores need
+ * whole 64-byte lines, so the writer shifts the stream onto line boundaries
+ * (lanes `head` .. 15 of one result and 0 .. head-1 of the next form a line,
+ * one aligned store); the part line before y's first boundary and the rest
+ * after the last result go through masked normal stores, and nothing outside
+ * y[0 .. 16 * puts) is touched. */
+typedef struct line_writer {
+    float *next;      /* y of the next result vector */
+    __m512i from;     /* lane i of a line = lane head + i of (prev, result) */
+    __m512 prev;      /* the last result vector */
+    size_t head;      /* floats before y's first 64-byte boundary, 0 .. 15 */
+    size_t puts;      /* result vectors so far */
+    int stream;
+} line_writer;
+
+static inline line_writer writer_start(float *y, int stream) {
+    line_writer w;
+    w.next = y;
+    w.head = (W - (uintptr_t)y / sizeof(float) % W) % W; /* float* is 4-byte aligned */
+    w.from = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                              u32x((uint32_t)w.head));
+    w.prev = _mm512_setzero_ps();
+    w.puts = 0;
+    w.stream = stream;
+    return w;
+}
+
+static inline void writer_put(line_writer *w, __m512 v) {
+    if (!w->stream) {
+        _mm512_storeu_ps(w->next, v);
+    } else if (w->puts == 0) {
+        _mm512_mask_storeu_ps(w->next, first_lanes(w->head), v);
+    } else {
+        float *line = w->next - W + w->head; /* 64-byte aligned */
+        _mm512_stream_ps(line, _mm512_permutex2var_ps(w->prev, w->from, v));
+    }
+    w->prev = v;
+    w->next += W;
+    w->puts++;
+}
+
+/* The rest of the last result; then the non-temporal stores are ordered
+ * before whatever the caller does next (another thread may read y). */
+static inline void writer_finish(line_writer *w) {
+    if (!w->stream) return;
+    if (w->puts > 0) _mm512_mask_storeu_ps(w->next - W, (__mmask16)~first_lanes(w->head), w->prev);
+    _mm_sfence();
+}
+
+/* 16 one-row tiles x[16 * bc] -> the writer (y may be x: every element is
+ * read before the writer stores over it). */
 static void fake_quant_group(const vfmt *v, const vrule *rule, const dsv4_tile_run *t,
-                             const float *x, float *y) {
+                             const float *x, line_writer *w) {
     size_t bc = t->block_cols;
     __m512i amax = group_amax(x, bc);
     __mmask16 bad = _mm512_cmpge_epu32_mask(amax, u32x(0x7F800000u)); /* P6 */
     vscale all = tile_scale(rule, amax);
     for (int j = 0; j < W; j++) {
-        vscale s = {all.byte, lane(all.inv, j), lane(all.scale, j)};
-        for (size_t c = 0; c < bc; c += W)
-            fake_chunk(v, x + (size_t)j * bc + c, y + (size_t)j * bc + c, W, &s);
+        const float *tile = x + (size_t)j * bc;
+        __m512 inv = lane(all.inv, j), scale = lane(all.scale, j);
+        if (bad >> j & 1) /* rare: an invalid tile is all NaN */
+            for (size_t c = 0; c < bc; c += W) writer_put(w, _mm512_castsi512_ps(u32x(DSV4_POLICY_F32_NAN)));
+        else
+            for (size_t c = 0; c < bc; c += W) writer_put(w, fake_value(v, _mm512_loadu_ps(tile + c), inv, scale));
     }
-    for (int j = 0; j < W; j++) /* rare: redo invalid tiles */
-        if (bad >> j & 1) dsv4_opt_invalid_values(t, y + (size_t)j * bc);
 }
 
 static void fake_quant_tiles(const dsv4_tile_run *t, const float *x, float *y,
@@ -432,8 +505,11 @@ static void fake_quant_tiles(const dsv4_tile_run *t, const float *x, float *y,
     vrule rule = vrule_of(t);
     size_t bc = t->block_cols;
     size_t i = 0;
-    if (t->block_rows == 1 && bc % W == 0)
-        for (; i + W <= n_tiles; i += W) fake_quant_group(&v, &rule, t, x + i * bc, y + i * bc);
+    if (t->block_rows == 1 && bc % W == 0 && n_tiles >= W) {
+        line_writer w = writer_start(y, t->stream);
+        for (; i + W <= n_tiles; i += W) fake_quant_group(&v, &rule, t, x + i * bc, &w);
+        writer_finish(&w);
+    }
     for (; i < n_tiles; i++) {
         const float *xt = x + i * bc;
         float *yt = y + i * bc;

@@ -66,6 +66,8 @@ typedef struct dsv4_tile_run {
     size_t block_cols;    /* tile width (even when packed) */
     size_t ld;            /* row stride of x and y, in elements (= cols) */
     size_t code_ld;       /* row stride of codes, in bytes */
+    int stream;           /* the call's output is large: kernels may write it
+                           * with non-temporal stores (then an sfence) */
 } dsv4_tile_run;
 
 /* Array kernels: codes are uint16_t[n] for BF16, uint8_t[n] otherwise. */

@@ -8,6 +8,7 @@
 #include "dsv4.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,4 +361,44 @@ Test(bad_input, same_status_as_ref) {
     cr_assert_eq(dsv4_opt_quant(&odd, x, 1, 3, c, s), DSV4_E_ARG);
     cr_assert_eq(dsv4_opt_quant(&good, NULL, 1, 4, c, s), DSV4_E_NULL);
     cr_assert_eq(dsv4_opt_quant(&good, NULL, 0, 4, NULL, NULL), DSV4_OK);
+}
+
+/* Outputs over 4 MiB take the streaming-store path of opt's fake quant:
+ * opt against ref bit for bit, at unaligned offsets of x and y, and in
+ * place, with NaN/Inf tiles among random magnitudes; every ISA, 1-3 threads. */
+Test(opt_quant, large_fake_quant_streaming_path, .timeout = 120) {
+    enum { R = 1152, C = 1024, N = R * C, PAD = 17 };
+    const dsv4_quant_cfg cfgs[] = {DSV4_QUANT_FP4_ACT, DSV4_QUANT_FP8_KV, DSV4_QUANT_FP8_ACT,
+                                   {DSV4_FMT_E5M2, 1, 32, DSV4_SCALE_FLOOR}};
+    float *x = malloc((N + PAD) * sizeof *x), *want = malloc(N * sizeof *want);
+    float *got = malloc((N + PAD) * sizeof *got);
+    cr_assert(x && want && got);
+    uint32_t s = 12345u;
+    for (size_t i = 0; i < N + PAD; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = ldexpf((float)(int32_t)s * 0x1p-31f, (int)(s % 40) - 20);
+    }
+    x[PAD + 5 * 64 + 3] = NAN;
+    x[PAD + 9 * 64 + 1] = -INFINITY;
+    for (size_t k = 0; k < sizeof cfgs / sizeof cfgs[0]; k++)
+        for (int isa = 0; isa < DSV4_ISA_COUNT; isa++) {
+            if (!dsv4_isa_supported((dsv4_isa)isa)) continue;
+            cr_assert_eq(dsv4_isa_set((dsv4_isa)isa), DSV4_OK);
+            for (size_t off = 0; off < 3; off++) {
+                const float *xin = x + off * 7;               /* unaligned input */
+                float *y = got + (off * 5) % PAD;              /* unaligned output */
+                dsv4_threads_set(1 + (int)off);
+                cr_assert_eq(dsv4_ref_fake_quant(&cfgs[k], xin, want, R, C), DSV4_OK);
+                cr_assert_eq(dsv4_opt_fake_quant(&cfgs[k], xin, y, R, C), DSV4_OK);
+                cr_assert_eq(memcmp(want, y, N * sizeof *y), 0, "cfg %zu isa %d off %zu", k, isa,
+                             off);
+                memcpy(y, xin, N * sizeof *y); /* in place */
+                cr_assert_eq(dsv4_opt_fake_quant(&cfgs[k], y, y, R, C), DSV4_OK);
+                cr_assert_eq(memcmp(want, y, N * sizeof *y), 0, "in place: cfg %zu isa %d", k, isa);
+            }
+        }
+    dsv4_isa_set(dsv4_isa_best());
+    free(x);
+    free(want);
+    free(got);
 }
