@@ -28,13 +28,6 @@ static const double INV_FACT[14] = {
     1.0 / 6227020800.0,
 };
 
-/* 2^k as a double, k in [-1022, 1023], from its bits. */
-static double pow2_double(int k) {
-    union { double d; uint64_t u; } v;
-    v.u = (uint64_t)(k + 1023) << 52;
-    return v.d;
-}
-
 float dsv4_expf(float x) {
     uint32_t u = dsv4_f32_bits(x);
     if ((u & 0x7FFFFFFFu) > 0x7F800000u) return dsv4_f32_from_bits(u | 0x00400000u); /* quiet NaN */
@@ -49,7 +42,7 @@ float dsv4_expf(float x) {
     double r = (xd - kd * LN2_HI) - kd * LN2_LO;                      /* (E2) */
     double p = INV_FACT[13];                                          /* (E3) */
     for (int n = 12; n >= 0; n--) p = p * r + INV_FACT[n];
-    return (float)(p * pow2_double((int)kd));                         /* (E4) */
+    return (float)(p * dsv4_pow2d((int)kd));                         /* (E4) */
 }
 
 float dsv4_sigmoidf(float x) {

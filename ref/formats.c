@@ -32,12 +32,6 @@ static const minifloat FMT_E2M1 = {1, 1, 0x7, 3};
 static int f32_is_nan(uint32_t u) { return (u & 0x7FFFFFFFu) > 0x7F800000u; }
 static int f32_is_inf(uint32_t u) { return (u & 0x7FFFFFFFu) == 0x7F800000u; }
 
-/* Exact 2^k as a float, k in [-149, 127], built from its bits (no libm). */
-static float pow2f(int k) {
-    if (k >= -126) return dsv4_f32_from_bits((uint32_t)(k + 127) << 23);
-    return dsv4_f32_from_bits(1u << (k + 149)); /* subnormal */
-}
-
 /* (F3) Round a finite |x| (given as fp32 bits with the sign clear) to the
  * nearest point of the grid of format f, ties to even, and return its
  * magnitude code (exponent field << M | mantissa field).  No saturation: the
@@ -87,8 +81,8 @@ static uint32_t encode_saturating(float x, const minifloat *f, uint32_t nan_code
 static float decode_magnitude(uint32_t mag, const minifloat *f) {
     uint32_t exp_field = mag >> f->mbits;
     uint32_t mant = mag & ((1u << f->mbits) - 1u);
-    if (exp_field == 0) return (float)mant * pow2f(1 - f->bias - f->mbits);
-    return (float)((1u << f->mbits) + mant) * pow2f((int)exp_field - f->bias - f->mbits);
+    if (exp_field == 0) return (float)mant * dsv4_pow2f(1 - f->bias - f->mbits);
+    return (float)((1u << f->mbits) + mant) * dsv4_pow2f((int)exp_field - f->bias - f->mbits);
 }
 
 /* ---- BF16 ---------------------------------------------------------------- */
@@ -167,7 +161,7 @@ uint8_t dsv4_ue8m0_encode(float x) {
 
 float dsv4_ue8m0_decode(uint8_t b) {
     if (b == 0xFF) return dsv4_f32_from_bits(DSV4_POLICY_F32_NAN);
-    if (b == 0x00) return pow2f(-127); /* fp32 subnormal 0x00400000 */
+    if (b == 0x00) return dsv4_pow2f(-127); /* fp32 subnormal 0x00400000 */
     return dsv4_f32_from_bits((uint32_t)b << 23);
 }
 

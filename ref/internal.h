@@ -28,6 +28,17 @@ static inline float dsv4_f32_from_bits(uint32_t u) {
     return v.f;
 }
 
+/* Exact powers of two built from their bits (no libm). */
+static inline float dsv4_pow2f(int k) { /* k in [-149, 127]; below -126 a subnormal */
+    if (k >= -126) return dsv4_f32_from_bits((uint32_t)(k + 127) << 23);
+    return dsv4_f32_from_bits(1u << (k + 149));
+}
+static inline double dsv4_pow2d(int k) { /* k in [-1022, 1023] */
+    union { double d; uint64_t u; } v;
+    v.u = (uint64_t)(k + 1023) << 52;
+    return v.d;
+}
+
 /* ---- thread pool (opt/pool.c) ------------------------------------------ */
 /* Calls fn(ctx, i) for every i in [0, n_tasks), spread over the pool's
  * threads.  Task i always does the same work whatever the thread count, so

@@ -64,17 +64,6 @@ dsv4_status dsv4_quant_sizes(const dsv4_quant_cfg *cfg, size_t rows, size_t cols
     return DSV4_OK;
 }
 
-/* Exact powers of two from their bits (no libm). */
-static double pow2_f64(int k) { /* k in [-1022, 1023] */
-    union { double d; uint64_t u; } v;
-    v.u = (uint64_t)(k + 1023) << 52;
-    return v.d;
-}
-static float pow2_f32(int k) { /* k in [-149, 127] */
-    if (k >= -126) return dsv4_f32_from_bits((uint32_t)(k + 127) << 23);
-    return dsv4_f32_from_bits(1u << (k + 149));
-}
-
 static int is_finite_bits(uint32_t u) { return (u & 0x7F800000u) != 0x7F800000u; }
 
 /* Where a tile sits in x[rows, cols]. */
@@ -120,7 +109,7 @@ static int scale_exponent(float amax, dsv4_fmt fmt, dsv4_scale_rule rule) {
     } else {
         int a = exp_floor + ((u & 0x7FFFFFu) != 0);   /* ceil(log2 amax') */
         k = a - info.log2_ceil_max;
-        if (info.max_value * pow2_f64(k) < (double)a_prime) k++;
+        if (info.max_value * dsv4_pow2d(k) < (double)a_prime) k++;
     }
     if (k < -127) k = -127;
     if (k > 127) k = 127;
@@ -174,7 +163,7 @@ static uint8_t quant_tile(const dsv4_quant_cfg *cfg, const float *x, const tile 
         return DSV4_POLICY_INVALID_SCALE;
     }
     int k = scale_exponent(amax, cfg->fmt, cfg->rule);
-    float s = pow2_f32(k);                                   /* s = 2^k */
+    float s = dsv4_pow2f(k);                                   /* s = 2^k */
     for (size_t r = t->r0; r < t->r0 + t->nr; r++)
         for (size_t c = t->c0; c < t->c0 + t->nc; c++) {
             float q = x[r * t->cols + c] / s;                /* eq. Q3: exact unless subnormal */
@@ -242,7 +231,7 @@ dsv4_status dsv4_ref_fake_quant(const dsv4_quant_cfg *cfg, const float *x, float
                 continue;
             }
             int k = scale_exponent(amax, cfg->fmt, cfg->rule);
-            float s = pow2_f32(k);
+            float s = dsv4_pow2f(k);
             for (size_t r = t.r0; r < t.r0 + t.nr; r++)
                 for (size_t c = t.c0; c < t.c0 + t.nc; c++) {
                     float q = x[r * cols + c] / s;
