@@ -9,8 +9,9 @@
 #   make fuzz       libFuzzer target for the safetensors reader (clang)
 #
 # Variables: CC (gcc or clang), SAN=1 (AddressSanitizer + UBSan build),
-# BUILD (output folder, default build or build-san), DSV4_EXHAUSTIVE=0 (tests
-# sample the 2^32 sweeps instead of running them all).
+# SAN=thread (ThreadSanitizer build), BUILD (output folder, default build,
+# build-san or build-tsan), DSV4_EXHAUSTIVE=0 (tests sample the 2^32 sweeps
+# instead of running them all).
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -18,6 +19,10 @@ SAN     ?= 0
 ifeq ($(SAN),1)
 BUILD   ?= build-san
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPTLEVEL = -O1 -g
+else ifeq ($(SAN),thread)
+BUILD   ?= build-tsan
+SANFLAGS = -fsanitize=thread -fno-omit-frame-pointer
 OPTLEVEL = -O1 -g
 else
 BUILD   ?= build
@@ -59,7 +64,7 @@ TESTS    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 HEADERS  = include/dsv4.h $(wildcard ref/*.h opt/*.h tools/*.h tests/*.h golden/oracle/*.h)
 
-.PHONY: all lib run test test-build golden golden-check bench install uninstall clean fuzz check-deps
+.PHONY: all lib run test test-build golden golden-check bench install uninstall clean fuzz check-deps tsan
 
 all: lib $(BUILD)/dsv4
 
@@ -101,10 +106,20 @@ $(BUILD)/tests/%: tests/%.c $(TOOL_OBJ) $(BUILD)/libdsv4.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itools -Itests $(BASEFLAGS) $(CFLAGS) -o $@ $< $(TOOL_OBJ) $(BUILD)/libdsv4.a -lcriterion $(if $(findstring test_mpfr_,$@),-lmpfr -lgmp) $(LDLIBS)
 
+# Plain programs (no Criterion) that must also run under ThreadSanitizer.
+$(BUILD)/stress/%: tests/%.c $(BUILD)/libdsv4.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libdsv4.a $(LDLIBS)
+
+# The thread pool under ThreadSanitizer: builds into build-tsan.
+tsan:
+	@$(MAKE) --no-print-directory SAN=thread build-tsan/stress/stress_threads
+	build-tsan/stress/stress_threads
+
 check-deps:
 	@sh scripts/install-deps.sh
 
-test-build: $(TESTS) $(BUILD)/dsv4 $(BUILD)/oracle
+test-build: $(TESTS) $(BUILD)/stress/stress_threads $(BUILD)/dsv4 $(BUILD)/oracle
 
 test: check-deps
 	@$(MAKE) --no-print-directory test-build

@@ -1,6 +1,7 @@
 #!/bin/sh
-# run-tests.sh BUILD - run every Criterion suite in BUILD/tests, then the
-# oracle's self test and `dsv4 verify` on the shipped golden vectors.
+# run-tests.sh BUILD - run every Criterion suite in BUILD/tests, the plain
+# stress programs in BUILD/stress, then the oracle's self test and `dsv4
+# verify` on the shipped golden vectors.
 # Prints one closing line "tests: N passed, M failed" and exits non-zero if
 # anything failed.
 set -u
@@ -27,6 +28,10 @@ run() { # name, command...
 for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     run "$(basename "$t")" "$t" --jobs "$JOBS" --short-filename
+done
+for t in "$BUILD"/stress/stress_*; do
+    [ -x "$t" ] || continue
+    run "$(basename "$t")" "$t"
 done
 if [ -x "$BUILD/oracle" ]; then
     run oracle-selftest "$BUILD/oracle" selftest
