@@ -156,8 +156,12 @@ static dsv4_status phase_mixes(mhc_job *j) {
 }
 
 /* ---- (S) Sinkhorn on a chunk ------------------------------------------------------ */
+/* Floats of one task's Sinkhorn scratch, rounded up to whole 64-byte cache
+ * lines: tasks running at once on different cores then never write to the
+ * same line (with adjacent regions sharing a line, two threads ran Sinkhorn
+ * slower than one). */
 static size_t sinkhorn_scratch_floats(const mhc_job *j) {
-    return (j->n * j->n + j->n) * j->k->sinkhorn_lanes;
+    return ((j->n * j->n + j->n) * j->k->sinkhorn_lanes + 15) / 16 * 16;
 }
 
 /* j->s_in -> j->s_out for tokens [lo, lo + cnt). */
@@ -181,11 +185,11 @@ static void sinkhorn_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
 
 /* Scratch for the Sinkhorn kernel of a phase of `per_task`-token chunks. */
 static dsv4_status alloc_sinkhorn_scratch(mhc_job *j, size_t per_task) {
-    size_t per = j->n * j->n, total;
-    if (!dsv4_mul_ok(ceil_div(j->T, per_task), (per + j->n) * j->k->sinkhorn_lanes, &total) ||
+    size_t total;
+    if (!dsv4_mul_ok(ceil_div(j->T, per_task), sinkhorn_scratch_floats(j), &total) ||
         !dsv4_mul_ok(total, sizeof(float), &total))
         return DSV4_E_NOMEM;
-    j->scratch = malloc(total ? total : 1);
+    j->scratch = aligned_alloc(64, total ? total : 64); /* a multiple of 64 bytes */
     return j->scratch ? DSV4_OK : DSV4_E_NOMEM;
 }
 
