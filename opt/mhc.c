@@ -6,10 +6,14 @@
  * whose size depends only on the shapes, never on the thread count; each
  * token's results are computed from that token alone by the same sequence
  * of operations whatever chunk it falls in, so the bits never depend on the
- * thread count or on T.  With a mixes kernel, hc_pre is one pass: each
- * task takes a chunk of PRE_TASK tokens through rms + mixes (the kernel sums
- * the squares of x while it streams through), split + Sinkhorn and the
- * weighted sum, so x is read from memory once and the pool runs once.
+ * thread count or on T.  The mixes kernel is the exception to fixed chunks:
+ * it reads all of fn (1.5 MiB at V4 sizes) once per call, so it gets as many
+ * tokens per call as spreads T evenly over the threads (mix_tokens, at most
+ * DSV4_MHC_MIX_TOKENS); its results do not depend on which tokens share a
+ * call (mhc_kernels.h), so the bits still never depend on the thread count.
+ * With a mixes kernel, hc_pre is one pass: each task takes such a chunk
+ * through rms + mixes (the kernel sums the squares of x while it streams
+ * through), split + Sinkhorn and the weighted sum, and the pool runs once.
  * Without one, it runs those stages as phases over all tokens.  Both go
  * through scratch arrays and copy the optional stage outputs at the end.
  *
@@ -26,13 +30,7 @@
 enum {
     ELEM_TASK = 1 << 16, /* about this many x elements per task (rms, wsum, post) */
     GATE_TASK = 256,     /* tokens per task of split + Sinkhorn */
-    PRE_TASK = 8,        /* tokens per task of the fused hc_pre pass (<= DSV4_MHC_MIX_TOKENS):
-                          * small enough that a chunk's x (512 KiB at V4 sizes) is still in L2
-                          * for its weighted sum, and T = 64 gives 8 tasks to share */
 };
-
-_Static_assert((int)PRE_TASK <= (int)DSV4_MHC_MIX_TOKENS,
-               "a fused hc_pre chunk is one call of the mixes kernel");
 
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
@@ -125,6 +123,17 @@ static void scale_by_r(mhc_job *j, size_t lo, size_t n) {
         for (size_t m = 0; m < j->rows; m++) j->mixes[t * j->rows + m] *= j->r[t];
 }
 
+/* Tokens per call of the mixes kernel, and per task of the fused hc_pre:
+ * the fewest calls (each reads all of fn) that are a multiple of the thread
+ * count and take at most DSV4_MHC_MIX_TOKENS tokens each, T spread evenly
+ * over them.  Measured at T = 64, d = 4096 on two threads: hc_pre 0.48-0.50
+ * of peak with 32 tokens a call, 0.44 with 8 (the earlier fixed size). */
+static size_t mix_tokens(size_t T) {
+    size_t threads = (size_t)dsv4_threads_get();
+    size_t calls = threads * ceil_div(T, threads * DSV4_MHC_MIX_TOKENS);
+    return ceil_div(T, calls);
+}
+
 /* The mixes kernel; with fuse_rms it also gives the sums of squares, and r. */
 static void mixes_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
     (void)task;
@@ -145,7 +154,7 @@ static void scale_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
  * computed here too (H1 + H2), by the kernel on the way or by its own phase
  * before the GEMM. */
 static dsv4_status phase_mixes(mhc_job *j) {
-    if (j->k->mixes) return run_phase(j, mixes_chunk, DSV4_MHC_MIX_TOKENS);
+    if (j->k->mixes) return run_phase(j, mixes_chunk, mix_tokens(j->T));
     if (j->fuse_rms) {
         dsv4_status st = phase_rms(j);
         if (st != DSV4_OK) return st;
@@ -222,11 +231,11 @@ static void wsum_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
 
 static dsv4_status phase_wsum(mhc_job *j) { return run_phase(j, wsum_chunk, elem_tokens(j->K)); }
 
-/* ---- hc_pre in one pass: H1-H5 on each chunk of PRE_TASK tokens -------------------
- * While a chunk's x is still in this core's cache after its mixes, the same
- * task splits, runs Sinkhorn and forms the weighted sum, so x is read from
- * memory once and the pool runs once.  Each token's operations are those of
- * the separate phases, so the bits are the same. */
+/* ---- hc_pre in one pass: H1-H5 on each chunk of mix_tokens(T) tokens --------------
+ * Right after a chunk's mixes, the same task splits, runs Sinkhorn and forms
+ * the weighted sum while the end of the chunk's x is still in this core's
+ * cache, and the pool runs once.  Each token's operations are those of the
+ * separate phases, so the bits are the same. */
 static void pre_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
     mixes_chunk(j, lo, n, task);
     gates_chunk(j, lo, n, task);
@@ -401,7 +410,7 @@ dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, c
     j.eps = cfg->hc_eps;
     float *block = NULL;
     /* with a mixes kernel, one fused pass; else the phases one by one */
-    size_t gate_task = j.k->mixes ? PRE_TASK : GATE_TASK;
+    size_t gate_task = j.k->mixes ? mix_tokens(T) : GATE_TASK;
     st = alloc_token_scratch(&j, hc * hc, &block);
     if (st == DSV4_OK) st = alloc_sinkhorn_scratch(&j, gate_task);
     j.s_in = j.logits;
@@ -409,7 +418,7 @@ dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, c
     j.w = j.pre;
     j.fuse_rms = 1;
     if (st == DSV4_OK && j.k->mixes) {
-        st = run_phase(&j, pre_chunk, PRE_TASK);                       /* H1-H5 */
+        st = run_phase(&j, pre_chunk, gate_task);                      /* H1-H5 */
     } else {
         if (st == DSV4_OK) st = phase_mixes(&j);                       /* H1, H2 */
         if (st == DSV4_OK) st = run_phase(&j, gates_chunk, GATE_TASK); /* H3, H4 */

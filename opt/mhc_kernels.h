@@ -56,8 +56,10 @@ typedef struct dsv4_mhc_kernels {
     dsv4_expf_array_fn expf_array;
 } dsv4_mhc_kernels;
 
-/* Tokens the driver hands a mixes kernel at most (one pool task). */
-enum { DSV4_MHC_MIX_TOKENS = 16 };
+/* Tokens the driver hands a mixes kernel at most (one pool task); the
+ * kernels keep their sums on the stack ([32][24] vectors, 48 KiB with
+ * AVX-512). */
+enum { DSV4_MHC_MIX_TOKENS = 32 };
 
 extern const dsv4_mhc_kernels dsv4_mhc_kernels_scalar;
 #if defined(__x86_64__)
