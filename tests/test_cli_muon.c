@@ -22,6 +22,9 @@ Test(cli_muon, config_rejects_bad_values) {
                             {"newton_schulz", "{\"eps\":1e300}"},
                             {"newton_schulz", "{\"schedule\":\"v5\"}"},
                             {"muon_step", "{\"steps\":3}"},
+                            {"muon_step", "{\"ns_steps\":65}"},
+                            {"muon_step", "{\"ns_steps\":-1}"},
+                            {"muon_step", "{\"ns_eps\":1e300}"},
                             {"muon_step", "{\"momentum_form\":\"ema\"}"},
                             {"adamw_step", "{\"beta1\":1}"},
                             {"adamw_step", "{\"beta2\":1.5}"},
@@ -43,6 +46,49 @@ static void fill(float *x, size_t n, unsigned seed) {
         s = s * 1664525u + 1013904223u;
         x[i] = (float)((double)(s >> 8) / 8388608.0 - 1.0);
     }
+}
+
+/* muon_step's ns_steps and ns_eps reach Newton-Schulz: stage ns of a
+ * configuration with 3 steps and eps 0.5 equals the library's Newton-Schulz
+ * with those settings bit for bit, and differs from the defaults' result;
+ * ns_steps 0 means the schedule's count (classic5: 5). */
+static void ns_stage(const char *json, const float *u, size_t rows, size_t cols, float *o) {
+    const dsv4_op *op = dsv4_op_find("muon_step");
+    dsv4_opcfg cfg;
+    char err[256] = "";
+    cr_assert_eq(dsv4_op_configure(op, json, &cfg, err, sizeof err), DSV4_OK, "%s", err);
+    size_t shape[3] = {1, rows, cols};
+    dsv4_st src = {0}, dst = {0};
+    cr_assert_eq(dsv4_st_add(&src, "momentum.u", DSV4_DT_F32, 3, shape, u), DSV4_OK);
+    cr_assert_eq(dsv4_op_run_stage(op, &cfg, 1, DSV4_IMPL_REF, &src, &dst, err, sizeof err),
+                 DSV4_OK, "%s", err);
+    memcpy(o, dsv4_st_find(&dst, "ns.o")->data, rows * cols * sizeof *o);
+    dsv4_st_free(&src);
+    dsv4_st_free(&dst);
+    dsv4_opcfg_free(&cfg);
+}
+
+Test(cli_muon, ns_steps_and_ns_eps_reach_newton_schulz) {
+    enum { R = 5, C = 7 };
+    float u[R * C], got[R * C], want[R * C], dflt[R * C];
+    fill(u, R * C, 9);
+    ns_stage("{\"ns_steps\":3,\"ns_eps\":0.5}", u, R, C, got);
+    dsv4_ns_cfg ns = {3, dsv4_ns_v4_coef, 0.5f, DSV4_NS_EPS_ADD};
+    cr_assert_eq(dsv4_ref_newton_schulz(&ns, R, C, u, want, NULL), DSV4_OK);
+    cr_expect_eq(memcmp(got, want, sizeof got), 0, "ns_steps 3, ns_eps 0.5 not applied");
+    ns_stage("", u, R, C, dflt);
+    cr_expect_neq(memcmp(got, dflt, sizeof got), 0, "the keys changed nothing");
+    /* defaults: the schedule's 10 steps and eps 1e-7 */
+    ns = (dsv4_ns_cfg){10, dsv4_ns_v4_coef, 1e-7f, DSV4_NS_EPS_ADD};
+    cr_assert_eq(dsv4_ref_newton_schulz(&ns, R, C, u, want, NULL), DSV4_OK);
+    cr_expect_eq(memcmp(dflt, want, sizeof dflt), 0, "defaults are not 10 steps, eps 1e-7");
+    /* classic5 with ns_steps 0: five steps of the first triple */
+    float classic[5 * 3];
+    for (int s = 0; s < 5; s++) memcpy(&classic[3 * s], dsv4_ns_v4_coef, 3 * sizeof(float));
+    ns_stage("{\"schedule\":\"classic5\",\"ns_steps\":0}", u, R, C, got);
+    ns = (dsv4_ns_cfg){5, classic, 1e-7f, DSV4_NS_EPS_ADD};
+    cr_assert_eq(dsv4_ref_newton_schulz(&ns, R, C, u, want, NULL), DSV4_OK);
+    cr_expect_eq(memcmp(got, want, sizeof got), 0, "classic5 with ns_steps 0 is not 5 steps");
 }
 
 /* The momentum stage obtains U through a second momentum update; U must be

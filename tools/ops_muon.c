@@ -109,22 +109,35 @@ static dsv4_ns_cfg ns_bind(const ns_params *p) {
 
 /* ============================ op "newton_schulz" ============================== */
 
-static dsv4_status ns_configure(const dsv4_json *cfg, void **params, char *err, size_t errlen) {
-    uint64_t steps = dsv4_json_get(cfg, "steps")->u;
-    double eps = dsv4_json_get(cfg, "eps")->number;
+/* The Newton-Schulz part of a configuration: step count, schedule, eps and
+ * its form (keys named by the operator); checks the count and that eps fits
+ * in fp32. */
+static dsv4_status ns_setup(ns_params *p, const char *op, uint64_t steps, double eps,
+                            const dsv4_json *cfg, char *err, size_t errlen) {
     if (steps > NS_MAX_STEPS) {
-        snprintf(err, errlen, "op newton_schulz: steps must be <= %d", NS_MAX_STEPS);
+        snprintf(err, errlen, "op %s: the Newton-Schulz step count must be <= %d", op,
+                 NS_MAX_STEPS);
         return DSV4_E_ARG;
     }
     if (!((float)eps < INFINITY)) {
-        snprintf(err, errlen, "op newton_schulz: eps does not fit in fp32");
+        snprintf(err, errlen, "op %s: the Newton-Schulz eps does not fit in fp32", op);
         return DSV4_E_ARG;
     }
-    ns_params *p = malloc(sizeof *p);
-    if (!p) return no_memory(err, errlen);
     ns_schedule(p, (int)steps, is(cfg, "schedule", "classic5"));
     p->cfg.eps = (float)eps;
     p->cfg.eps_form = is(cfg, "eps_form", "max") ? DSV4_NS_EPS_MAX : DSV4_NS_EPS_ADD;
+    return DSV4_OK;
+}
+
+static dsv4_status ns_configure(const dsv4_json *cfg, void **params, char *err, size_t errlen) {
+    ns_params *p = malloc(sizeof *p);
+    if (!p) return no_memory(err, errlen);
+    dsv4_status st = ns_setup(p, "newton_schulz", dsv4_json_get(cfg, "steps")->u,
+                              dsv4_json_get(cfg, "eps")->number, cfg, err, errlen);
+    if (st != DSV4_OK) {
+        free(p);
+        return st;
+    }
     *params = p;
     return DSV4_OK;
 }
@@ -230,10 +243,15 @@ static dsv4_status muon_configure(const dsv4_json *cfg, void **params, char *err
                                   size_t errlen) {
     muon_params *p = malloc(sizeof *p);
     if (!p) return no_memory(err, errlen);
-    int classic = is(cfg, "schedule", "classic5");
-    ns_schedule(&p->ns, classic ? 5 : 10, classic);
-    p->ns.cfg.eps = 1e-7f; /* V4's NS eps; muon_step has no eps key (8-key limit) */
-    p->ns.cfg.eps_form = is(cfg, "eps_form", "max") ? DSV4_NS_EPS_MAX : DSV4_NS_EPS_ADD;
+    /* ns_steps 0: the schedule's own count, v4 10, classic5 5 */
+    uint64_t steps = dsv4_json_get(cfg, "ns_steps")->u;
+    if (steps == 0) steps = is(cfg, "schedule", "classic5") ? 5 : 10;
+    dsv4_status st = ns_setup(&p->ns, "muon_step", steps, dsv4_json_get(cfg, "ns_eps")->number,
+                              cfg, err, errlen);
+    if (st != DSV4_OK) {
+        free(p);
+        return st;
+    }
     p->cfg.lr = dsv4_json_get(cfg, "lr")->number;
     p->cfg.momentum = dsv4_json_get(cfg, "momentum")->number;
     p->cfg.weight_decay = dsv4_json_get(cfg, "weight_decay")->number;
@@ -363,7 +381,17 @@ const dsv4_op dsv4_op_muon_step = {
               .choices = {"rms", "aspect", NULL},
               .help = "rms: lr*gamma*sqrt(max(rows, cols)) (V4); aspect: lr*sqrt(max(1, rows/cols))"},
              NS_SCHEDULE_KEY,
-             NS_EPS_FORM_KEY},
+             NS_EPS_FORM_KEY,
+             {.name = "ns_steps",
+              .kind = DSV4_KEY_UINT,
+              .def = "0",
+              .min = 0,
+              .help = "Newton-Schulz steps, at most 64; 0 = the schedule's count (v4 10, "
+                      "classic5 5)"},
+             {.name = "ns_eps",
+              .kind = DSV4_KEY_NUMBER,
+              .def = "1e-7",
+              .help = "Newton-Schulz normalization eps, used as fp32(eps)"}},
     .inputs = {{"in.w", "F32", "[E, rows, cols]"},
                {"in.m", "F32", "[E, rows, cols]"},
                {"in.g", "F32", "[E, rows, cols]"}},

@@ -59,7 +59,7 @@ typedef struct dsv4_stage_decl {
     dsv4_tol tol;                                       /* default tolerance */
 } dsv4_stage_decl;
 
-#define DSV4_OP_MAX_KEYS 8
+#define DSV4_OP_MAX_KEYS 12
 #define DSV4_OP_MAX_INPUTS 8
 #define DSV4_OP_MAX_STAGES 8
 

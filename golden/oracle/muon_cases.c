@@ -75,19 +75,26 @@ static void ns_config_text(const ou_ns *c, double eps, char *buf, size_t len) {
              c->steps, schedule_name(c), e, eps_form_name(c));
 }
 
-/* muon_step carries 8 keys (the registry's limit): the NS step count follows
- * from the schedule (v4: 10, classic5: 5) and the NS eps is fp32(1e-7). */
-static void muon_config_text(const ou_muon_hp *hp, char *buf, size_t len) {
-    char lr[32], mu[32], wd[32], ga[32];
+/* The NS step count and eps of muon_step are written only when they differ
+ * from their defaults (the schedule's count: v4 10, classic5 5; eps 1e-7),
+ * so files made before those keys existed keep their bytes; readers fill in
+ * missing keys with the defaults.  ns_eps: the configuration's value. */
+static void muon_config_text(const ou_muon_hp *hp, double ns_eps, char *buf, size_t len) {
+    char lr[32], mu[32], wd[32], ga[32], ep[32], extra[96] = "";
     num_text(lr, sizeof lr, hp->lr);
     num_text(mu, sizeof mu, hp->momentum);
     num_text(wd, sizeof wd, hp->weight_decay);
     num_text(ga, sizeof ga, hp->gamma);
+    num_text(ep, sizeof ep, ns_eps);
+    size_t n = 0;
+    if (hp->ns.steps != (hp->ns.classic ? 5 : 10))
+        n += (size_t)snprintf(extra + n, sizeof extra - n, ",\"ns_steps\":%d", hp->ns.steps);
+    if (ns_eps != 1e-7) snprintf(extra + n, sizeof extra - n, ",\"ns_eps\":%s", ep);
     snprintf(buf, len,
              "{\"lr\":%s,\"momentum\":%s,\"weight_decay\":%s,\"gamma\":%s,\"momentum_form\":\"%s\","
-             "\"scale_rule\":\"%s\",\"schedule\":\"%s\",\"eps_form\":\"%s\"}",
+             "\"scale_rule\":\"%s\",\"schedule\":\"%s\",\"eps_form\":\"%s\"%s}",
              lr, mu, wd, ga, hp->lerp ? "lerp" : "sum", hp->aspect ? "aspect" : "rms",
-             schedule_name(&hp->ns), eps_form_name(&hp->ns));
+             schedule_name(&hp->ns), eps_form_name(&hp->ns), extra);
 }
 
 static void adamw_config_text(const ou_adamw_hp *hp, char *buf, size_t len) {
@@ -213,6 +220,7 @@ static int build_ns(og_file *f, const char *case_name, uint64_t seed, const char
  * the deviation of an implementation's own O'. */
 typedef struct mu_in {
     ou_muon_hp hp;
+    double ns_eps;       /* the configuration's NS eps (hp.ns.eps is fp32 of it) */
     size_t E, rows, cols;
     uint32_t *w, *m, *g; /* [E, rows, cols] each */
 } mu_in;
@@ -327,7 +335,7 @@ static int build_muon(og_file *f, const char *case_name, uint64_t seed, const ch
     mu_out o;
     if (mu_compute(in, &o) != 0) return fail(err, errlen, "out of memory");
     char cfg[400];
-    muon_config_text(&in->hp, cfg, sizeof cfg);
+    muon_config_text(&in->hp, in->ns_eps, cfg, sizeof cfg);
     og_begin(f, "muon_step", case_name, cfg, seed, desc);
     const size_t shape[3] = {in->E, in->rows, in->cols};
     og_add(f, "in.w", DSV4_DT_F32, 3, shape, in->w);
@@ -459,6 +467,16 @@ static uint32_t decimal(const char *s) {
     return bits;
 }
 
+/* fp32 nearest to a double (a configuration's eps, used as fp32(eps)). */
+static uint32_t f32_of(double x) {
+    mpfr_t t;
+    mpfr_init(t);
+    mpfr_set_d(t, x, MPFR_RNDN);
+    uint32_t bits = ox_round_f32(t);
+    mpfr_clear(t);
+    return bits;
+}
+
 /* A roughly normal value of standard deviation ~1.15 * 2^e: the sum of four
  * uniform integers in [-2^20, 2^20), times 2^(e-20); exact in fp32. */
 static uint32_t normalish(ox_rng *r, long e) {
@@ -566,11 +584,11 @@ static int ns_build_case(size_t i, og_file *f, char *err, size_t errlen) {
 /* G2 of the background notes: parameters p0..p3 of shapes 4x8, 8x4, 6x6,
  * 3x5 over three steps; case g2_p<p>_t<t> holds step t, whose in.w and in.m
  * are the golden update.w and momentum.m of step t-1. */
-enum { MU_BATCH = 12, N_MU = 13 };
+enum { MU_BATCH = 12, MU_NS_KEYS = 13, N_MU = 14 };
 
 static const char *const mu_names[N_MU] = {
     "g2_p0_t1", "g2_p0_t2", "g2_p0_t3", "g2_p1_t1", "g2_p1_t2", "g2_p1_t3", "g2_p2_t1",
-    "g2_p2_t2", "g2_p2_t3", "g2_p3_t1", "g2_p3_t2", "g2_p3_t3", "batch"};
+    "g2_p2_t2", "g2_p2_t3", "g2_p3_t1", "g2_p3_t2", "g2_p3_t3", "batch",    "ns_keys"};
 
 static const char *mu_case_name(size_t i) { return mu_names[i]; }
 
@@ -631,6 +649,7 @@ void ou_g2_grad(int p, int t, uint32_t *g) {
 static int g2_inputs(int p, int t, mu_in *in) {
     memset(in, 0, sizeof *in);
     g2_hp(&in->hp);
+    in->ns_eps = 1e-7;
     in->E = 1;
     ou_g2_shape(p, &in->rows, &in->cols);
     if (mu_alloc(in) != 0) return -1;
@@ -654,6 +673,7 @@ static int g2_inputs(int p, int t, mu_in *in) {
 static int mu_batch(mu_in *in, uint64_t seed) {
     memset(in, 0, sizeof *in);
     g2_hp(&in->hp);
+    in->ns_eps = 1e-7;
     in->hp.lerp = 1;
     in->hp.aspect = 1;
     in->E = 3;
@@ -670,12 +690,40 @@ static int mu_batch(mu_in *in, uint64_t seed) {
     return 0;
 }
 
+/* One random 5x9 matrix stepped with 5 Newton-Schulz steps of the v4
+ * schedule and eps 0.25: an implementation that ignores ns_steps or ns_eps
+ * (10 steps, eps 1e-7) fails stage ns. */
+static int mu_ns_keys(mu_in *in, uint64_t seed) {
+    memset(in, 0, sizeof *in);
+    g2_hp(&in->hp);
+    in->hp.ns.steps = 5;
+    in->ns_eps = 0.25;
+    in->hp.ns.eps = f32_of(in->ns_eps);
+    in->E = 1;
+    in->rows = 5;
+    in->cols = 9;
+    if (mu_alloc(in) != 0) return -1;
+    size_t c = in->rows * in->cols;
+    ox_rng r;
+    ox_rng_seed(&r, seed);
+    fill_normal(&r, in->w, c, -3);
+    fill_normal(&r, in->m, c, -2);
+    fill_normal(&r, in->g, c, -1);
+    return 0;
+}
+
 static int mu_build_case(size_t i, og_file *f, char *err, size_t errlen) {
     mu_in in;
     char desc[300];
     uint64_t seed = 0;
     int rc;
-    if (i == MU_BATCH) {
+    if (i == MU_NS_KEYS) {
+        seed = 402;
+        rc = mu_ns_keys(&in, seed);
+        snprintf(desc, sizeof desc,
+                 "a random 5x9 matrix with ns_steps 5 and ns_eps 0.25 (not the defaults 10 and "
+                 "1e-7): checks that both keys reach Newton-Schulz");
+    } else if (i == MU_BATCH) {
         seed = 401;
         rc = mu_batch(&in, seed);
         snprintf(desc, sizeof desc,
@@ -936,11 +984,7 @@ static int ns_gen(const dsv4_json *cfg, uint64_t seed, const char *case_name,
         choice_key(cfg, "eps_form", "add", "max", &in.c.eps_max, err, errlen))
         return -1;
     in.c.steps = (int)steps;
-    mpfr_t t;
-    mpfr_init(t);
-    mpfr_set_d(t, in.eps, MPFR_RNDN);
-    in.c.eps = ox_round_f32(t);
-    mpfr_clear(t);
+    in.c.eps = f32_of(in.eps);
     gen_dims(shape, 8, 16, &in.rows, &in.cols);
     if (in.rows * in.cols > 64 * 256) return fail(err, errlen, "shape too large (at most 16384 elements)");
     in.z = words(in.rows * in.cols);
@@ -955,12 +999,13 @@ static int ns_gen(const dsv4_json *cfg, uint64_t seed, const char *case_name,
 
 static int mu_gen(const dsv4_json *cfg, uint64_t seed, const char *case_name,
                   const og_shape *shape, og_file *f, char *err, size_t errlen) {
-    static const char *const keys[] = {"lr",          "momentum",   "weight_decay", "gamma",
-                                       "momentum_form", "scale_rule", "schedule",     "eps_form",
-                                       NULL};
+    static const char *const keys[] = {"lr",        "momentum",   "weight_decay", "gamma",
+                                       "momentum_form", "scale_rule", "schedule",   "eps_form",
+                                       "ns_steps",  "ns_eps",     NULL};
     mu_in in;
     memset(&in, 0, sizeof in);
     g2_hp(&in.hp);
+    in.ns_eps = 1e-7;
     if (known_keys(cfg, keys, err, errlen) || number_key(cfg, "lr", 0.02, 0.0, &in.hp.lr, err, errlen) ||
         number_key(cfg, "momentum", 0.95, 0.0, &in.hp.momentum, err, errlen) ||
         number_key(cfg, "weight_decay", 0.1, 0.0, &in.hp.weight_decay, err, errlen) ||
@@ -968,9 +1013,17 @@ static int mu_gen(const dsv4_json *cfg, uint64_t seed, const char *case_name,
         choice_key(cfg, "momentum_form", "sum", "lerp", &in.hp.lerp, err, errlen) ||
         choice_key(cfg, "scale_rule", "rms", "aspect", &in.hp.aspect, err, errlen) ||
         choice_key(cfg, "schedule", "v4", "classic5", &in.hp.ns.classic, err, errlen) ||
-        choice_key(cfg, "eps_form", "add", "max", &in.hp.ns.eps_max, err, errlen))
+        choice_key(cfg, "eps_form", "add", "max", &in.hp.ns.eps_max, err, errlen) ||
+        number_key(cfg, "ns_eps", 1e-7, 0.0, &in.ns_eps, err, errlen))
         return -1;
-    in.hp.ns.steps = in.hp.ns.classic ? 5 : 10;
+    /* ns_steps: 0 or absent = the schedule's count */
+    const dsv4_json *ns_steps = dsv4_json_get(cfg, "ns_steps");
+    long steps = in.hp.ns.classic ? 5 : 10;
+    if (ns_steps && !(ns_steps->type == DSV4_JSON_NUMBER && ns_steps->is_uint && ns_steps->u == 0) &&
+        uint_key(cfg, "ns_steps", steps, MAX_STEPS, &steps, err, errlen))
+        return -1;
+    in.hp.ns.steps = (int)steps;
+    in.hp.ns.eps = f32_of(in.ns_eps);
     in.E = 2;
     gen_dims(shape, 6, 10, &in.rows, &in.cols);
     if (in.rows * in.cols > 64 * 256) return fail(err, errlen, "shape too large (at most 16384 elements)");
