@@ -3,11 +3,16 @@
  * stages that the library does not expose one by one. */
 #include <criterion/criterion.h>
 
+#include "cli.h"
+#include "cli_call.h"
 #include "internal.h"
 #include "registry.h"
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 static dsv4_status configure(const char *op, const char *json, dsv4_opcfg *cfg) {
     char err[256] = "";
@@ -173,4 +178,30 @@ Test(cli_muon, mismatched_shapes_are_reported) {
     dsv4_st_free(&src);
     dsv4_st_free(&dst);
     dsv4_opcfg_free(&cfg);
+}
+
+/* Golden case adamw_step.subnormal needs strict IEEE: it verifies as built,
+ * and fails with the x86 flush-to-zero and denormals-are-zero modes set in
+ * the calling thread (where verify runs ref), while random_1000, all in the
+ * normal range, still passes there. */
+Test(cli_muon, adamw_subnormal_case_catches_ftz_daz) {
+    const char *env = getenv("DSV4_GOLDEN_DIR"), *dir = env && *env ? env : "golden";
+    char sub[512], rnd[512];
+    snprintf(sub, sizeof sub, "%s/adamw_step.subnormal.safetensors", dir);
+    snprintf(rnd, sizeof rnd, "%s/adamw_step.random_1000.safetensors", dir);
+    result r = call(dsv4_cli_verify, "verify", sub, NULL);
+    cr_expect_eq(r.rc, 0, "%s%s", r.out, r.err);
+    result_free(&r);
+#if defined(__x86_64__)
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
+    result f = call(dsv4_cli_verify, "verify", sub, NULL);
+    result g = call(dsv4_cli_verify, "verify", rnd, NULL);
+    _mm_setcsr(csr);
+    cr_expect_neq(f.rc, 0, "FTZ/DAZ not caught:\n%s", f.out);
+    cr_expect(strstr(f.out, "update.p") != NULL, "%s", f.out);
+    cr_expect_eq(g.rc, 0, "random_1000 failed under FTZ/DAZ:\n%s", g.out);
+    result_free(&f);
+    result_free(&g);
+#endif
 }

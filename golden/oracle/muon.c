@@ -319,9 +319,20 @@ void ou_adamw_scalars(const ou_adamw_hp *hp, ou_adamw_k *k) {
 }
 
 /* ---- element-wise updates and bounds ----------------------------------------- */
+/* Below the normal range of fp32 (0 < |x| < 2^-126) a rounding errs by up
+ * to half the spacing 2^-149 whatever the value, not by a fraction of it.
+ * (An exact zero is not rounded; the errors that can make an
+ * implementation's value nonzero there are bounded by the other terms.) */
+static int below_normal(const mpfr_t x) {
+    return mpfr_regular_p(x) && mpfr_get_exp(x) <= -126; /* |x| < 2^get_exp */
+}
+
 /* acc += f * u * |x|, u = 2^-24 (the unit roundoff of fp32); f given in
- * hundredths so that the factors stay exact integers. */
-static void add_ulps(mpfr_t acc, unsigned long f100, const mpfr_t x) {
+ * hundredths so that the factors stay exact integers.  When x is below the
+ * normal range (a subnormal or underflowing result), also ceil(f/100)
+ * times the spacing 2^-149 (more than each rounding can add there).
+ * Returns whether it did. */
+static int add_ulps(mpfr_t acc, unsigned long f100, const mpfr_t x) {
     mpfr_t t;
     mpfr_init(t);
     mpfr_abs(t, x, MPFR_RNDN);
@@ -329,7 +340,13 @@ static void add_ulps(mpfr_t acc, unsigned long f100, const mpfr_t x) {
     mpfr_div_ui(t, t, 100, MPFR_RNDU);
     mpfr_div_2ui(t, t, 24, MPFR_RNDN);
     mpfr_add(acc, acc, t, MPFR_RNDU);
+    int low = below_normal(x);
+    if (low) {
+        mpfr_set_ui_2exp(t, (f100 + 99) / 100, -149, MPFR_RNDN);
+        mpfr_add(acc, acc, t, MPFR_RNDU);
+    }
     mpfr_clear(t);
+    return low;
 }
 
 void ou_momentum(int lerp, const mpfr_t m, const mpfr_t g, const mpfr_t mu, const mpfr_t omm,
@@ -415,9 +432,9 @@ void ou_adamw(const ou_adamw_kv *k, const mpfr_t p, const mpfr_t m, const mpfr_t
     mpfr_mul(t, t, g, MPFR_RNDN);
     mpfr_add(v1, a, t, MPFR_RNDN);
     mpfr_set_ui(bv, 0, MPFR_RNDN);
-    add_ulps(bv, 101, a);
-    add_ulps(bv, 201, t);
-    add_ulps(bv, 201, v1);
+    int low = add_ulps(bv, 101, a);
+    low |= add_ulps(bv, 201, t);
+    low |= add_ulps(bv, 201, v1);
     /* (A5) den = sqrt(v1) / bc2 + eps;  r = m1 / den;  s = step r;  p1 = p decay - s.
      * The implementation's den is within 4.6u of den (sqrt of a 3.01u error,
      * its own rounding, the division, the add), so its s is within
@@ -432,6 +449,32 @@ void ou_adamw(const ou_adamw_kv *k, const mpfr_t p, const mpfr_t m, const mpfr_t
     mpfr_div(bp, bm, den, MPFR_RNDU);
     mpfr_mul_ui(bp, bp, 101, MPFR_RNDU);
     mpfr_div_ui(bp, bp, 100, MPFR_RNDU);
+    if (low) {
+        /* v1 below the normal range: its error bv is absolute, not within a
+         * few u, so bound den's error directly: the implementation's den is
+         * within D = (sqrt(v1 + bv) - sqrt(v1)) / bc2 of den (sqrt is
+         * concave), which moves r by at most |m1| D / (den (den - D)).
+         * (The shipped data keep D well below den.) */
+        mpfr_t d, e;
+        mpfr_inits(d, e, (mpfr_ptr)0);
+        mpfr_add(d, v1, bv, MPFR_RNDU);
+        mpfr_sqrt(d, d, MPFR_RNDU);
+        mpfr_sqrt(e, v1, MPFR_RNDD);
+        mpfr_sub(d, d, e, MPFR_RNDU);
+        mpfr_div(d, d, k->bc2, MPFR_RNDU);  /* D */
+        mpfr_sub(e, den, d, MPFR_RNDD);     /* den - D */
+        if (mpfr_sgn(e) > 0) {
+            mpfr_mul(e, e, den, MPFR_RNDD);
+            mpfr_abs(a, m1, MPFR_RNDN);
+            mpfr_mul(d, d, a, MPFR_RNDU);
+            mpfr_div(d, d, e, MPFR_RNDU);
+        } else {
+            mpfr_set_inf(d, 1); /* no bound: the case is unusable */
+        }
+        mpfr_add(bp, bp, d, MPFR_RNDU);
+        mpfr_clears(d, e, (mpfr_ptr)0);
+        mpfr_mul(a, p, k->decay, MPFR_RNDN); /* a again: p decay */
+    }
     mpfr_abs(den, k->step, MPFR_RNDN);
     mpfr_mul(bp, bp, den, MPFR_RNDU);
     add_ulps(bp, 670, t);

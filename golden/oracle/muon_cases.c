@@ -359,8 +359,8 @@ static int build_muon(og_file *f, const char *case_name, uint64_t seed, const ch
 /* adamw_step                                                                */
 /* ======================================================================== */
 /* One stage "update": in.p, in.m, in.v, in.g -> update.p, update.m, update.v,
- * per_output tolerances from the per-element bounds of muon.c (normal range:
- * the shipped data keep |g| >= 1e-18, so no value is subnormal). */
+ * per_output tolerances from the per-element bounds of muon.c (which add
+ * the absolute error of roundings below the normal range: case subnormal). */
 typedef struct aw_in {
     ou_adamw_hp hp;
     size_t n;
@@ -752,8 +752,9 @@ static int mu_build_case(size_t i, og_file *f, char *err, size_t errlen) {
 /* ======================================================================== */
 /* shipped cases: adamw_step                                                 */
 /* ======================================================================== */
-enum { AW_G3_T1, AW_G3_T2, AW_G3_T3, AW_RANDOM, N_AW };
-static const char *const aw_names[N_AW] = {"g3_t1", "g3_t2", "g3_t3", "random_1000"};
+enum { AW_G3_T1, AW_G3_T2, AW_G3_T3, AW_RANDOM, AW_SUBNORMAL, N_AW };
+static const char *const aw_names[N_AW] = {"g3_t1", "g3_t2", "g3_t3", "random_1000",
+                                           "subnormal"};
 
 static const char *aw_case_name(size_t i) { return aw_names[i]; }
 
@@ -849,12 +850,44 @@ static int aw_random(aw_in *in, size_t n, uint64_t seed) {
     return 0;
 }
 
+/* Gradients so small that v lives below the normal range: |g| = [1, 2)
+ * 2^e with e uniform in [-74, -62], so g^2 and v (= [1, 2) 2^(2e-1..2e+1),
+ * rounded once to fp32) are mostly subnormal, and (1 - beta2) g^2 sometimes
+ * underflows to 0; m = +-[1, 2) 2^(e-2..e); p ~ N(0, 0.5^2).  sqrt(v) /
+ * bc2 (~1e-22..1e-18) is then comparable to V4's eps 1e-20.  An
+ * implementation that flushes subnormal inputs or results to zero (DAZ,
+ * FTZ) changes update.v by far more than the tolerance, and update.p for
+ * most elements. */
+static int aw_subnormal(aw_in *in, size_t n, uint64_t seed) {
+    memset(in, 0, sizeof *in);
+    if (aw_alloc(in, n) != 0) return -1;
+    ox_rng r;
+    ox_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++) {
+        int e = ox_rng_range(&r, -74, -62);
+        in->p[i] = normalish(&r, -1);
+        in->g[i] = scaled(&r, e, 1);
+        in->m[i] = scaled(&r, e - ox_rng_range(&r, 0, 2), 1);
+        long mant = (long)(ox_rng_next(&r) >> 41) | (1L << 23); /* [1, 2) 2^23 */
+        in->v[i] = dyadic(mant, 2 * e + ox_rng_range(&r, -1, 1) - 23);
+    }
+    return 0;
+}
+
 static int aw_build_case(size_t i, og_file *f, char *err, size_t errlen) {
     aw_in in;
     char desc[300];
     uint64_t seed = 0;
     int rc;
-    if (i == AW_RANDOM) {
+    if (i == AW_SUBNORMAL) {
+        seed = 502;
+        rc = aw_subnormal(&in, 64, seed);
+        v4_adamw(&in.hp, 2.7e-4, 7);
+        snprintf(desc, sizeof desc,
+                 "64 elements at step 7, lr 2.7e-4, with gradients 2^-74..2^-61: v and g^2 below "
+                 "the normal range (subnormal, some products underflow to 0), sqrt(v) near eps; "
+                 "strict IEEE needed (no FTZ/DAZ)");
+    } else if (i == AW_RANDOM) {
         seed = 501;
         rc = aw_random(&in, 1000, seed);
         v4_adamw(&in.hp, 2.7e-4, 7);
