@@ -383,7 +383,9 @@ Test(cli, check_names_first_divergence) {
     write_candidate(flip_scale_17);
     result r = call(dsv4_cli_check, "check", path_cand, "--golden", path_gold, NULL);
     cr_expect_eq(r.rc, 1);
-    cr_expect(strstr(r.out, "first divergence: stage quant, tensor quant.scales, index 17: got 0x"),
+    /* quant.scales is [4, 5]: flat index 17 is row 3, column 2 */
+    cr_expect(strstr(r.out, "first divergence: stage quant, tensor quant.scales, index 17 [3, 2]: "
+                            "got 0x"),
               "%s", r.out);
     cr_expect(strstr(r.out, "DOES NOT CONFORM"));
     result_free(&r);

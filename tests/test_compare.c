@@ -51,6 +51,34 @@ static dsv4_status parse_tol(const char *text, dsv4_tol *t, char *err, size_t er
     return st;
 }
 
+/* ---- where the first mismatch is ------------------------------------------------------ */
+/* The first mismatch is given as a flat index and as coordinates: in a
+ * [3, 2, 4] tensor flat index 19 is [2, 0, 3]; a rank-0 tensor gives "[]". */
+Test(compare, first_mismatch_coordinates) {
+    float exp[24] = {0}, got[24] = {0};
+    got[19] = 1.0f;
+    got[22] = 1.0f;
+    dsv4_tensor e = f32_tensor("s.x", exp, 24), g = f32_tensor("s.x", got, 24);
+    e.rank = g.rank = 3;
+    e.shape[0] = g.shape[0] = 3;
+    e.shape[1] = g.shape[1] = 2;
+    e.shape[2] = g.shape[2] = 4;
+    dsv4_tol exact;
+    memset(&exact, 0, sizeof exact);
+    exact.kind = DSV4_TOL_EXACT;
+    dsv4_cmp r;
+    dsv4_compare(&g, &e, &exact, &r);
+    cr_expect_eq(r.mismatches, 2);
+    cr_expect_eq(r.first_index, 19);
+    cr_expect_str_eq(r.first_at, "[2, 0, 3]");
+    e.rank = g.rank = 0;
+    e.nbytes = g.nbytes = sizeof(float);
+    g.data = &got[19];
+    dsv4_compare(&g, &e, &exact, &r);
+    cr_expect_eq(r.first_index, 0);
+    cr_expect_str_eq(r.first_at, "[]");
+}
+
 /* ---- bf16_boundary ------------------------------------------------------------------ */
 /* bf16 values 1.0 (0x3F80) and 1.0078125 (0x3F81); the rounding boundary
  * between them is 1.00390625 (fp32 0x3F808000). */

@@ -28,8 +28,8 @@ static void note_divergence(verdict *v, const char *stage, const char *tensor,
                  tensor, r->reason);
     else
         snprintf(v->first, sizeof v->first,
-                 "first divergence: stage %s, tensor %s, index %zu: got %s expected %s", stage,
-                 tensor, r->first_index, r->first_got, r->first_exp);
+                 "first divergence: stage %s, tensor %s, index %zu %s: got %s expected %s",
+                 stage, tensor, r->first_index, r->first_at, r->first_got, r->first_exp);
 }
 
 /* in.* present in the candidate must be the golden inputs, bit for bit. */

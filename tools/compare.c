@@ -436,6 +436,19 @@ static int pick_rule(const dsv4_tol *tol, const dsv4_tensor *exp, dsv4_tol_rule 
     return 1;
 }
 
+/* Flat row-major index i of a tensor of `shape` as "[c0, c1, ...]". */
+static void format_coords(const dsv4_tensor *t, size_t i, char *buf, size_t len) {
+    size_t c[DSV4_MAX_RANK];
+    for (int d = t->rank - 1; d >= 0; d--) {
+        c[d] = t->shape[d] ? i % t->shape[d] : 0;
+        i = t->shape[d] ? i / t->shape[d] : 0;
+    }
+    size_t n = (size_t)snprintf(buf, len, "[");
+    for (int d = 0; d < t->rank && n < len; d++)
+        n += (size_t)snprintf(buf + n, len - n, d ? ", %zu" : "%zu", c[d]);
+    if (n < len) snprintf(buf + n, len - n, "]");
+}
+
 void dsv4_compare(const dsv4_tensor *got, const dsv4_tensor *exp, const dsv4_tol *tol,
                   dsv4_cmp *r) {
     dsv4_tol_rule rule;
@@ -458,6 +471,7 @@ void dsv4_compare(const dsv4_tensor *got, const dsv4_tensor *exp, const dsv4_tol
         if (elem_matches(got, g, x, dist, &rule, i)) continue;
         if (r->mismatches++ == 0) {
             r->first_index = i;
+            format_coords(exp, i, r->first_at, sizeof r->first_at);
             format_elem(exp->dtype, g, r->first_got, sizeof r->first_got);
             format_elem(exp->dtype, x, r->first_exp, sizeof r->first_exp);
         }

@@ -71,6 +71,7 @@ typedef struct dsv4_cmp {
     double max_rel;       /* max |got - exp| / |exp| over elements with exp != 0 */
     double max_ulps;      /* bf16_boundary: max |got - exp| in bf16 ulps of exp */
     size_t first_index;   /* flat row-major index of the first mismatch */
+    char first_at[96];    /* the same as coordinates, "[2, 0, 5]" */
     char first_got[48];   /* its values, formatted as in dsv4_cmp_format_value */
     char first_exp[48];
     char reason[256];     /* why layout_ok is 0 */

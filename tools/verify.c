@@ -53,8 +53,9 @@ static void compare_stage(FILE *out, tally *t, const dsv4_st *gold, const dsv4_g
         if (!r.layout_ok)
             snprintf(detail, sizeof detail, "%s: %s", o->name, r.reason);
         else
-            snprintf(detail, sizeof detail, "%s: %zu of %zu differ, first index %zu: got %s expected %s",
-                     o->name, r.mismatches, r.n, r.first_index, r.first_got, r.first_exp);
+            snprintf(detail, sizeof detail,
+                     "%s: %zu of %zu differ, first index %zu %s: got %s expected %s", o->name,
+                     r.mismatches, r.n, r.first_index, r.first_at, r.first_got, r.first_exp);
     }
     dsv4_tol_format(tol, tol_txt, sizeof tol_txt);
     snprintf(err_txt, sizeof err_txt, "%.3g", max_abs);
