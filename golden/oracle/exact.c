@@ -151,7 +151,7 @@ static int check_bits(const char *what, uint32_t got, uint32_t want) {
     return 1;
 }
 
-static uint32_t round_double(double d) {
+uint32_t ox_f32_of_double(double d) {
     mpfr_t t;
     mpfr_init(t);
     mpfr_set_d(t, d, MPFR_RNDN);
@@ -194,7 +194,7 @@ int ox_selftest(void) {
         double d;
         memcpy(&d, &bits, sizeof d);
         volatile float hw = (float)d;
-        fails += check_bits("round_f32 vs hardware", round_double(d), ox_f32_bits(hw));
+        fails += check_bits("round_f32 vs hardware", ox_f32_of_double(d), ox_f32_bits(hw));
     }
     mpfr_t t;
     mpfr_init(t);

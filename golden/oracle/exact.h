@@ -50,6 +50,8 @@ void ox_set_f32_bits(mpfr_t r, uint32_t bits);
  * (subnormals) and overflow to +-Inf as IEEE 754 round-to-nearest-even.
  * Zero keeps its sign; NaN gives OX_F32_QNAN.  Returns fp32 bits. */
 uint32_t ox_round_f32(const mpfr_t x);
+/* fp32 bits of a double, rounded to nearest even once (ox_round_f32 of it). */
+uint32_t ox_f32_of_double(double d);
 
 /* ---- deterministic RNG: xoshiro256** seeded with splitmix64 -------------- */
 typedef struct ox_rng {

@@ -276,16 +276,6 @@ static double d_arith(double a, d_op op, double b) {
     return r;
 }
 
-/* fp32 bits of the double d (round to nearest even, once). */
-static uint32_t f32_of(double d) {
-    mpfr_t t;
-    mpfr_init(t);
-    mpfr_set_d(t, d, MPFR_RNDN);
-    uint32_t bits = ox_round_f32(t);
-    mpfr_clear(t);
-    return bits;
-}
-
 /* x^t by t repeated double multiplications, starting from 1 (no pow). */
 static double d_power(double x, long t) {
     double p = 1.0;
@@ -294,28 +284,32 @@ static double d_power(double x, long t) {
 }
 
 void ou_muon_scalars(const ou_muon_hp *hp, size_t rows, size_t cols, ou_muon_k *k) {
-    k->mu = f32_of(hp->momentum);
-    k->one_minus_mu = f32_of(d_arith(1.0, D_SUB, hp->momentum));
-    k->decay = f32_of(d_arith(1.0, D_SUB, d_arith(hp->lr, D_MUL, hp->weight_decay)));
+    k->mu = ox_f32_of_double(hp->momentum);
+    k->one_minus_mu = ox_f32_of_double(d_arith(1.0, D_SUB, hp->momentum));
+    k->decay =
+        ox_f32_of_double(d_arith(1.0, D_SUB, d_arith(hp->lr, D_MUL, hp->weight_decay)));
     if (hp->aspect) {
         double aspect = d_arith((double)rows, D_DIV, (double)cols);
         double root = d_arith(aspect > 1.0 ? aspect : 1.0, D_SQRT, 0.0);
-        k->sigma = f32_of(d_arith(hp->lr, D_MUL, root));
+        k->sigma = ox_f32_of_double(d_arith(hp->lr, D_MUL, root));
     } else {
         double big = (double)(rows > cols ? rows : cols);
         double lg = d_arith(hp->lr, D_MUL, hp->gamma);
-        k->sigma = f32_of(d_arith(lg, D_MUL, d_arith(big, D_SQRT, 0.0)));
+        k->sigma = ox_f32_of_double(d_arith(lg, D_MUL, d_arith(big, D_SQRT, 0.0)));
     }
 }
 
 void ou_adamw_scalars(const ou_adamw_hp *hp, ou_adamw_k *k) {
-    k->decay = f32_of(d_arith(1.0, D_SUB, d_arith(hp->lr, D_MUL, hp->weight_decay)));
-    k->w1 = f32_of(d_arith(1.0, D_SUB, hp->beta1));
-    k->beta2 = f32_of(hp->beta2);
-    k->w2 = f32_of(d_arith(1.0, D_SUB, hp->beta2));
-    k->step = f32_of(d_arith(hp->lr, D_DIV, d_arith(1.0, D_SUB, d_power(hp->beta1, hp->step))));
-    k->bc2 = f32_of(d_arith(d_arith(1.0, D_SUB, d_power(hp->beta2, hp->step)), D_SQRT, 0.0));
-    k->eps = f32_of(hp->eps);
+    k->decay =
+        ox_f32_of_double(d_arith(1.0, D_SUB, d_arith(hp->lr, D_MUL, hp->weight_decay)));
+    k->w1 = ox_f32_of_double(d_arith(1.0, D_SUB, hp->beta1));
+    k->beta2 = ox_f32_of_double(hp->beta2);
+    k->w2 = ox_f32_of_double(d_arith(1.0, D_SUB, hp->beta2));
+    double bc1 = d_arith(1.0, D_SUB, d_power(hp->beta1, hp->step));
+    double bc2_sq = d_arith(1.0, D_SUB, d_power(hp->beta2, hp->step));
+    k->step = ox_f32_of_double(d_arith(hp->lr, D_DIV, bc1));
+    k->bc2 = ox_f32_of_double(d_arith(bc2_sq, D_SQRT, 0.0));
+    k->eps = ox_f32_of_double(hp->eps);
 }
 
 /* ---- element-wise updates and bounds ----------------------------------------- */

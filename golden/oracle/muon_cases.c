@@ -467,16 +467,6 @@ static uint32_t decimal(const char *s) {
     return bits;
 }
 
-/* fp32 nearest to a double (a configuration's eps, used as fp32(eps)). */
-static uint32_t f32_of(double x) {
-    mpfr_t t;
-    mpfr_init(t);
-    mpfr_set_d(t, x, MPFR_RNDN);
-    uint32_t bits = ox_round_f32(t);
-    mpfr_clear(t);
-    return bits;
-}
-
 /* A roughly normal value of standard deviation ~1.15 * 2^e: the sum of four
  * uniform integers in [-2^20, 2^20), times 2^(e-20); exact in fp32. */
 static uint32_t normalish(ox_rng *r, long e) {
@@ -698,7 +688,7 @@ static int mu_ns_keys(mu_in *in, uint64_t seed) {
     g2_hp(&in->hp);
     in->hp.ns.steps = 5;
     in->ns_eps = 0.25;
-    in->hp.ns.eps = f32_of(in->ns_eps);
+    in->hp.ns.eps = ox_f32_of_double(in->ns_eps);
     in->E = 1;
     in->rows = 5;
     in->cols = 9;
@@ -1017,7 +1007,7 @@ static int ns_gen(const dsv4_json *cfg, uint64_t seed, const char *case_name,
         choice_key(cfg, "eps_form", "add", "max", &in.c.eps_max, err, errlen))
         return -1;
     in.c.steps = (int)steps;
-    in.c.eps = f32_of(in.eps);
+    in.c.eps = ox_f32_of_double(in.eps);
     gen_dims(shape, 8, 16, &in.rows, &in.cols);
     if (in.rows * in.cols > 64 * 256) return fail(err, errlen, "shape too large (at most 16384 elements)");
     in.z = words(in.rows * in.cols);
@@ -1056,7 +1046,7 @@ static int mu_gen(const dsv4_json *cfg, uint64_t seed, const char *case_name,
         uint_key(cfg, "ns_steps", steps, MAX_STEPS, &steps, err, errlen))
         return -1;
     in.hp.ns.steps = (int)steps;
-    in.hp.ns.eps = f32_of(in.ns_eps);
+    in.hp.ns.eps = ox_f32_of_double(in.ns_eps);
     in.E = 2;
     gen_dims(shape, 6, 10, &in.rows, &in.cols);
     if (in.rows * in.cols > 64 * 256) return fail(err, errlen, "shape too large (at most 16384 elements)");
