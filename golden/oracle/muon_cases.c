@@ -574,11 +574,12 @@ static int ns_build_case(size_t i, og_file *f, char *err, size_t errlen) {
 /* G2 of the background notes: parameters p0..p3 of shapes 4x8, 8x4, 6x6,
  * 3x5 over three steps; case g2_p<p>_t<t> holds step t, whose in.w and in.m
  * are the golden update.w and momentum.m of step t-1. */
-enum { MU_BATCH = 12, MU_NS_KEYS = 13, N_MU = 14 };
+enum { MU_BATCH = 12, MU_NS_KEYS = 13, MU_NONFINITE = 14, N_MU = 15 };
 
 static const char *const mu_names[N_MU] = {
     "g2_p0_t1", "g2_p0_t2", "g2_p0_t3", "g2_p1_t1", "g2_p1_t2", "g2_p1_t3", "g2_p2_t1",
-    "g2_p2_t2", "g2_p2_t3", "g2_p3_t1", "g2_p3_t2", "g2_p3_t3", "batch",    "ns_keys"};
+    "g2_p2_t2", "g2_p2_t3", "g2_p3_t1", "g2_p3_t2", "g2_p3_t3", "batch",    "ns_keys",
+    "nonfinite"};
 
 static const char *mu_case_name(size_t i) { return mu_names[i]; }
 
@@ -702,12 +703,43 @@ static int mu_ns_keys(mu_in *in, uint64_t seed) {
     return 0;
 }
 
+/* Three random 4x6 matrices; one gradient element of matrix 1 is NaN and
+ * one of matrix 2 is +Inf (spec/muon.md §4).  The momentum stage is
+ * element-wise, so only those elements become NaN / Inf there; NS mixes all
+ * entries (Inf / (Inf + eps) is NaN), so ns.o and update.w of matrices 1
+ * and 2 are NaN throughout, and matrix 0 is untouched by its neighbours. */
+static int mu_nonfinite(mu_in *in, uint64_t seed) {
+    memset(in, 0, sizeof *in);
+    g2_hp(&in->hp);
+    in->ns_eps = 1e-7;
+    in->E = 3;
+    in->rows = 4;
+    in->cols = 6;
+    if (mu_alloc(in) != 0) return -1;
+    size_t c = in->rows * in->cols;
+    ox_rng r;
+    ox_rng_seed(&r, seed);
+    fill_normal(&r, in->w, 3 * c, -3);
+    fill_normal(&r, in->m, 3 * c, -2);
+    fill_normal(&r, in->g, 3 * c, -1);
+    in->g[c + 7] = OX_F32_QNAN;
+    in->g[2 * c + 10] = 0x7F800000u; /* +Inf */
+    return 0;
+}
+
 static int mu_build_case(size_t i, og_file *f, char *err, size_t errlen) {
     mu_in in;
     char desc[300];
     uint64_t seed = 0;
     int rc;
-    if (i == MU_NS_KEYS) {
+    if (i == MU_NONFINITE) {
+        seed = 403;
+        rc = mu_nonfinite(&in, seed);
+        snprintf(desc, sizeof desc,
+                 "three random 4x6 matrices, gradient element 7 of matrix 1 NaN and element 10 of "
+                 "matrix 2 +Inf: NaN/Inf stay in their element through momentum, fill their "
+                 "matrix's ns.o and update.w, and never reach matrix 0");
+    } else if (i == MU_NS_KEYS) {
         seed = 402;
         rc = mu_ns_keys(&in, seed);
         snprintf(desc, sizeof desc,
