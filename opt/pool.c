@@ -11,13 +11,19 @@
  * which is the whole run time of many calls.  So a worker that finished a
  * job first spins for up to SPIN_NS on the job counter before it sleeps,
  * and the caller spins the same way before it sleeps waiting for the
- * workers; back-to-back calls then never wait for a wake-up.
+ * workers; back-to-back calls then never wait for a wake-up.  Spinning
+ * only pays when every thread has a CPU: with more threads than online
+ * CPUs a spinning thread takes the CPU that the one it waits for needs
+ * (sgemm 256^3 with 3 threads on 2 CPUs fell from 224 to 30 GFLOP/s), so
+ * then nobody spins; and a spinning thread yields its CPU every 256 rounds
+ * in case other processes want it.
  *
  * Thread count: dsv4_threads_set(), else DSV4_THREADS, else the number of
  * online CPUs, capped at DSV4_MAX_THREADS. */
 #include "opt.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,6 +45,7 @@ static pthread_t workers[DSV4_MAX_THREADS];
 static atomic_ulong generation; /* +1 per job; stored (release) with `lock` held */
 static atomic_int busy_workers; /* workers of the current job still in it */
 static atomic_int active_workers; /* workers taking part in the current job */
+static atomic_int spin_ok;        /* the current thread count fits the online CPUs */
 
 static dsv4_task_fn job_fn;
 static void *job_ctx;
@@ -47,6 +54,13 @@ static atomic_size_t next_task;
 
 static _Thread_local int in_task;
 
+static int online_cpus(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    if (n > DSV4_MAX_THREADS) n = DSV4_MAX_THREADS;
+    return (int)n;
+}
+
 static int default_threads(void) {
     const char *env = getenv("DSV4_THREADS");
     if (env && *env) {
@@ -54,10 +68,7 @@ static int default_threads(void) {
         long v = strtol(env, &end, 10);
         if (*end == '\0' && v >= 1 && v <= DSV4_MAX_THREADS) return (int)v;
     }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) n = 1;
-    if (n > DSV4_MAX_THREADS) n = DSV4_MAX_THREADS;
-    return (int)n;
+    return online_cpus();
 }
 
 static void drain(void) {
@@ -84,13 +95,18 @@ static int64_t now_ns(void) {
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* Spin until ready(arg) or SPIN_NS have passed; returns ready(arg). */
+/* Spin until ready(arg) or SPIN_NS have passed (at once when spinning is
+ * off); returns ready(arg). */
 static int spin_until(int (*ready)(const void *), const void *arg) {
+    if (!atomic_load_explicit(&spin_ok, memory_order_relaxed)) return ready(arg);
     int64_t start = now_ns();
     for (unsigned i = 1;; i++) {
         if (ready(arg)) return 1;
         cpu_relax();
-        if (i % 256 == 0 && now_ns() - start > SPIN_NS) return ready(arg);
+        if (i % 256 == 0) {
+            if (now_ns() - start > SPIN_NS) return ready(arg);
+            sched_yield();
+        }
     }
 }
 
@@ -128,7 +144,10 @@ static void *worker_main(void *arg) {
 /* Start helper threads up to n_threads - 1 (never stops any: a smaller
  * count just leaves some idle, since only n_threads - 1 are woken). */
 static dsv4_status ensure_workers(void) {
+    static int cpus;
+    if (cpus == 0) cpus = online_cpus();
     if (n_threads == 0) n_threads = default_threads();
+    atomic_store_explicit(&spin_ok, n_threads <= cpus, memory_order_relaxed);
     while (n_workers < n_threads - 1) {
         if (pthread_create(&workers[n_workers], NULL, worker_main, (void *)(intptr_t)n_workers) != 0)
             return DSV4_E_THREAD;
