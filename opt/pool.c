@@ -119,18 +119,21 @@ static int workers_done(const void *unused) {
     return atomic_load_explicit(&busy_workers, memory_order_acquire) == 0;
 }
 
+/* Workers spin only after a job they took part in: helpers left over from
+ * a larger thread count sleep between jobs. */
 static void *worker_main(void *arg) {
-    int id = (int)(intptr_t)arg;
+    int id = (int)(intptr_t)arg, worked = 0;
     unsigned long seen = 0;
     for (;;) {
-        if (!spin_until(new_job, &seen)) {
+        if (!(worked && spin_until(new_job, &seen))) {
             pthread_mutex_lock(&lock);
             while (!new_job(&seen)) pthread_cond_wait(&wake, &lock);
             pthread_mutex_unlock(&lock);
         }
         /* the job's fields were written before the generation was published */
         seen = atomic_load_explicit(&generation, memory_order_acquire);
-        if (id >= atomic_load(&active_workers)) continue; /* not part of this job */
+        worked = id < atomic_load(&active_workers);
+        if (!worked) continue; /* not part of this job */
         drain();
         if (atomic_fetch_sub_explicit(&busy_workers, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&lock); /* the caller may be about to sleep: signal under the lock */
