@@ -139,18 +139,7 @@ int ox_rng_range(ox_rng *r, int lo, int hi) {
     return lo + (int)ox_rng_below(r, (uint32_t)(hi - lo + 1));
 }
 
-/* ---- self test -------------------------------------------------------- */
-/* Checks ox_round_f32 against the machine's own double -> float conversion
- * (IEEE round-to-nearest-even in hardware, an independent implementation)
- * on random doubles across and below the binary32 range, on exact fp32
- * midpoints, and on values only 256-bit MPFR can hold. */
-static int check_bits(const char *what, uint32_t got, uint32_t want) {
-    if (got == want) return 0;
-    fprintf(stderr, "selftest FAIL %s: got 0x%08X, want 0x%08X\n", what, (unsigned)got,
-            (unsigned)want);
-    return 1;
-}
-
+/* ---- fp32 of exact values ------------------------------------------------ */
 uint32_t ox_f32_of_double(double d) {
     mpfr_t t;
     mpfr_init(t);
@@ -160,6 +149,25 @@ uint32_t ox_f32_of_double(double d) {
     return bits;
 }
 
+uint32_t ox_f32_of_dyadic(long num, long e) {
+    mpfr_t t;
+    mpfr_init(t);
+    mpfr_set_si_2exp(t, num, e, MPFR_RNDN);
+    uint32_t bits = ox_round_f32(t);
+    mpfr_clear(t);
+    return bits;
+}
+
+uint32_t ox_f32_of_text(const char *s) {
+    mpfr_t t;
+    mpfr_init(t);
+    mpfr_set_str(t, s, 0, MPFR_RNDN);
+    uint32_t bits = ox_round_f32(t);
+    mpfr_clear(t);
+    return bits;
+}
+
+/* ---- self test -------------------------------------------------------- */
 static uint32_t round_pow2_sum(long a, int sa, long b, int sb) {
     /* sa*2^a + sb*2^b, exactly (|a - b| < OX_PREC) */
     mpfr_t t, u;
@@ -172,15 +180,17 @@ static uint32_t round_pow2_sum(long a, int sa, long b, int sb) {
     return bits;
 }
 
-static uint32_t round_text(const char *hex) {
-    mpfr_t t;
-    mpfr_init(t);
-    mpfr_set_str(t, hex, 0, MPFR_RNDN); /* exact: few hex digits */
-    uint32_t bits = ox_round_f32(t);
-    mpfr_clear(t);
-    return bits;
+int ox_check_bits(const char *what, uint32_t got, uint32_t want) {
+    if (got == want) return 0;
+    fprintf(stderr, "selftest FAIL %s: got 0x%08X, want 0x%08X\n", what, (unsigned)got,
+            (unsigned)want);
+    return 1;
 }
 
+/* Checks ox_round_f32 against the machine's own double -> float conversion
+ * (IEEE round-to-nearest-even in hardware, an independent implementation)
+ * on random doubles across and below the binary32 range, on exact fp32
+ * midpoints, and on values only 256-bit MPFR can hold. */
 int ox_selftest(void) {
     int fails = 0;
     ox_rng r;
@@ -194,24 +204,24 @@ int ox_selftest(void) {
         double d;
         memcpy(&d, &bits, sizeof d);
         volatile float hw = (float)d;
-        fails += check_bits("round_f32 vs hardware", ox_f32_of_double(d), ox_f32_bits(hw));
+        fails += ox_check_bits("round_f32 vs hardware", ox_f32_of_double(d), ox_f32_bits(hw));
     }
     mpfr_t t;
     mpfr_init(t);
     mpfr_set_str(t, "1e-4", 10, MPFR_RNDN);
-    fails += check_bits("fp32(1e-4)", ox_round_f32(t), 0x38D1B717u);
+    fails += ox_check_bits("fp32(1e-4)", ox_round_f32(t), 0x38D1B717u);
     mpfr_clear(t);
-    fails += check_bits("2^-150 tie", round_pow2_sum(-150, 1, -400, 0), 0x00000000u);
-    fails += check_bits("2^-150 + tiny", round_pow2_sum(-150, 1, -400, 1), 0x00000001u);
-    fails += check_bits("-(2^-150 - tiny)", round_pow2_sum(-150, -1, -400, 1), 0x80000000u);
-    fails += check_bits("3*2^-150 tie", round_pow2_sum(-149, 1, -150, 1), 0x00000002u);
-    fails += check_bits("overflow tie", round_text("0x1.ffffffp127"), 0x7F800000u);
-    fails += check_bits("below overflow tie", round_text("0x1.fffffefp127"), 0x7F7FFFFFu);
-    fails += check_bits("max subnormal + half tie", round_text("0x0.ffffffp-126"), 0x00800000u);
-    fails += check_bits("2^-151", round_pow2_sum(-151, 1, -151, 0), 0x00000000u);
-    fails += check_bits("bf16 value of 0x3F808000", ox_f32_round_to_bf16_value(0x3F808000u),
+    fails += ox_check_bits("2^-150 tie", round_pow2_sum(-150, 1, -400, 0), 0x00000000u);
+    fails += ox_check_bits("2^-150 + tiny", round_pow2_sum(-150, 1, -400, 1), 0x00000001u);
+    fails += ox_check_bits("-(2^-150 - tiny)", round_pow2_sum(-150, -1, -400, 1), 0x80000000u);
+    fails += ox_check_bits("3*2^-150 tie", round_pow2_sum(-149, 1, -150, 1), 0x00000002u);
+    fails += ox_check_bits("overflow tie", ox_f32_of_text("0x1.ffffffp127"), 0x7F800000u);
+    fails += ox_check_bits("below overflow tie", ox_f32_of_text("0x1.fffffefp127"), 0x7F7FFFFFu);
+    fails += ox_check_bits("max subnormal + half tie", ox_f32_of_text("0x0.ffffffp-126"), 0x00800000u);
+    fails += ox_check_bits("2^-151", round_pow2_sum(-151, 1, -151, 0), 0x00000000u);
+    fails += ox_check_bits("bf16 value of 0x3F808000", ox_f32_round_to_bf16_value(0x3F808000u),
                         0x3F800000u);
-    fails += check_bits("bf16 value of 0x7F7FFFFF", ox_f32_round_to_bf16_value(0x7F7FFFFFu),
+    fails += ox_check_bits("bf16 value of 0x7F7FFFFF", ox_f32_round_to_bf16_value(0x7F7FFFFFu),
                         0x7F7F0000u);
     return fails;
 }

@@ -50,8 +50,12 @@ void ox_set_f32_bits(mpfr_t r, uint32_t bits);
  * (subnormals) and overflow to +-Inf as IEEE 754 round-to-nearest-even.
  * Zero keeps its sign; NaN gives OX_F32_QNAN.  Returns fp32 bits. */
 uint32_t ox_round_f32(const mpfr_t x);
-/* fp32 bits of a double, rounded to nearest even once (ox_round_f32 of it). */
+/* fp32 bits, rounded to nearest even once (ox_round_f32), of a double; of
+ * num * 2^e; of a number written as text (decimal, or hexadecimal with
+ * 0x, as mpfr_set_str with base 0 reads it). */
 uint32_t ox_f32_of_double(double d);
+uint32_t ox_f32_of_dyadic(long num, long e);
+uint32_t ox_f32_of_text(const char *s);
 
 /* ---- deterministic RNG: xoshiro256** seeded with splitmix64 -------------- */
 typedef struct ox_rng {
@@ -66,6 +70,9 @@ uint32_t ox_rng_below(ox_rng *r, uint32_t n);
 /* Uniform integer in [lo, hi]. */
 int ox_rng_range(ox_rng *r, int lo, int hi);
 
+/* Self tests: 0 when got == want, else prints "selftest FAIL what: got ...,
+ * want ..." to stderr and returns 1. */
+int ox_check_bits(const char *what, uint32_t got, uint32_t want);
 /* Checks ox_round_f32 and the fp32 helpers; returns the number of failures
  * (each printed on stderr). */
 int ox_selftest(void);

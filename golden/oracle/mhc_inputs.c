@@ -60,16 +60,6 @@ void om_sk_in_free(om_sk_in *in) {
 }
 
 /* ---- values ---------------------------------------------------------------------- */
-/* fp32 bits of num * 2^e (exact for the short numbers used here). */
-static uint32_t dyadic(long num, long e) {
-    mpfr_t t;
-    mpfr_init(t);
-    mpfr_set_si_2exp(t, num, e, MPFR_RNDN);
-    uint32_t bits = ox_round_f32(t);
-    mpfr_clear(t);
-    return bits;
-}
-
 /* Non-negative remainder. */
 static long imod(long a, long m) { return ((a % m) + m) % m; }
 
@@ -139,8 +129,8 @@ static void g1_x(uint32_t *x) {
     for (size_t j = 0; j < G1_HC; j++)
         for (size_t i = 0; i < G1_D; i++) {
             long a = (long)i, b = (long)j;
-            x[0 * 64 + j * G1_D + i] = dyadic(imod(7 * a + 3 * b + 1, 17) - 8, -3);
-            x[1 * 64 + j * G1_D + i] = dyadic(imod(5 * a + 2, 13) - 6, -2);
+            x[0 * 64 + j * G1_D + i] = ox_f32_of_dyadic(imod(7 * a + 3 * b + 1, 17) - 8, -3);
+            x[1 * 64 + j * G1_D + i] = ox_f32_of_dyadic(imod(5 * a + 2, 13) - 6, -2);
             x[2 * 64 + j * G1_D + i] = 0u;
         }
 }
@@ -153,20 +143,20 @@ int om_g1_hc_pre(om_gate_in *in, int iters) {
     g1_x(in->x);
     for (size_t m = 0; m < M; m++)
         for (size_t k = 0; k < K; k++)
-            in->fn[m * K + k] = dyadic(imod(31 * (long)m + 17 * (long)k, 29) - 14, -8);
-    in->scale[0] = dyadic(1, -1);
-    in->scale[1] = dyadic(-1, 0);
-    in->scale[2] = dyadic(8, 0);
+            in->fn[m * K + k] = ox_f32_of_dyadic(imod(31 * (long)m + 17 * (long)k, 29) - 14, -8);
+    in->scale[0] = ox_f32_of_dyadic(1, -1);
+    in->scale[1] = ox_f32_of_dyadic(-1, 0);
+    in->scale[2] = ox_f32_of_dyadic(8, 0);
     for (size_t q = 0; q < M; q++) {
         long lq = (long)q;
         if (q < 8) {
-            in->base[q] = dyadic(imod(13 * lq, 11) - 5, -2);
+            in->base[q] = ox_f32_of_dyadic(imod(13 * lq, 11) - 5, -2);
             continue;
         }
         size_t j = (q - 8) / 4, k = (q - 8) % 4;
-        if (j == k) in->base[q] = dyadic(6, 0);
-        else if (j == 3) in->base[q] = dyadic(-200, 0);
-        else in->base[q] = dyadic(imod(7 * lq, 9) - 4, -1);
+        if (j == k) in->base[q] = ox_f32_of_dyadic(6, 0);
+        else if (j == 3) in->base[q] = ox_f32_of_dyadic(-200, 0);
+        else in->base[q] = ox_f32_of_dyadic(imod(7 * lq, 9) - 4, -1);
     }
     return 0;
 }
@@ -179,11 +169,11 @@ int om_g1_hc_head(om_gate_in *in) {
     g1_x(in->x);
     for (size_t j = 0; j < G1_HC; j++)
         for (size_t k = 0; k < K; k++)
-            in->fn[j * K + k] = dyadic(imod(19 * (long)j + 5 * (long)k, 23) - 11, -7);
-    in->scale[0] = dyadic(3, -2); /* 0.75 */
-    in->base[0] = dyadic(1, -2);
-    in->base[1] = dyadic(-1, -1);
-    in->base[2] = dyadic(1, 0);
+            in->fn[j * K + k] = ox_f32_of_dyadic(imod(19 * (long)j + 5 * (long)k, 23) - 11, -7);
+    in->scale[0] = ox_f32_of_dyadic(3, -2); /* 0.75 */
+    in->base[0] = ox_f32_of_dyadic(1, -2);
+    in->base[1] = ox_f32_of_dyadic(-1, -1);
+    in->base[2] = ox_f32_of_dyadic(1, 0);
     in->base[3] = 0u;
     return 0;
 }
@@ -205,7 +195,7 @@ int om_g1_hc_post(om_post_in *in) {
     memcpy(in->comb, comb, G1_T * G1_HC * G1_HC * sizeof *in->comb);
     for (size_t t = 0; t < G1_T; t++)
         for (size_t i = 0; i < G1_D; i++)
-            in->f[t * G1_D + i] = dyadic(imod(3 * (long)i + (long)t, 7) - 3, -1);
+            in->f[t * G1_D + i] = ox_f32_of_dyadic(imod(3 * (long)i + (long)t, 7) - 3, -1);
     rc = 0;
 done:
     free(post);
@@ -250,7 +240,7 @@ int om_adversarial_hc_pre(om_gate_in *in) {
     in->c.iters = 20;
     in->c.hc_eps = in->c.norm_eps = OM_EPS_1E6;
     in->T = ADV_T;
-    const uint32_t scale[3] = {dyadic(1, 0), dyadic(1, 0), dyadic(1, 0)};
+    const uint32_t scale[3] = {ox_f32_of_dyadic(1, 0), ox_f32_of_dyadic(1, 0), ox_f32_of_dyadic(1, 0)};
     size_t hc = 4, d = 16, K = 64, M = 24;
     if (om_random_gate(in, M, scale, 601) != 0) return -1;
     ox_rng r;
@@ -269,7 +259,7 @@ int om_adversarial_hc_pre(om_gate_in *in) {
     static const long comb[4][4] = {
         {-200, 200, 0, 1}, {-200, 5, 200, -3}, {-200, -200, 2, 200}, {-200, 1, -1, 0}};
     for (size_t j = 0; j < hc; j++)
-        for (size_t k = 0; k < hc; k++) in->base[2 * hc + hc * j + k] = dyadic(comb[j][k], 0);
+        for (size_t k = 0; k < hc; k++) in->base[2 * hc + hc * j + k] = ox_f32_of_dyadic(comb[j][k], 0);
     return 0;
 }
 
@@ -326,7 +316,7 @@ int om_sk_random(om_sk_in *in, uint64_t seed) {
 /* Matrix t of a 4x4 case, from integer logits. */
 static void set_matrix(om_sk_in *in, size_t t, const long m[4][4]) {
     for (size_t j = 0; j < 4; j++)
-        for (size_t k = 0; k < 4; k++) in->logits[t * 16 + j * 4 + k] = dyadic(m[j][k], 0);
+        for (size_t k = 0; k < 4; k++) in->logits[t * 16 + j * 4 + k] = ox_f32_of_dyadic(m[j][k], 0);
 }
 
 /* Adds sigma * N(0,1) noise (sigma = 2^e) to matrix t, rounding to fp32. */
@@ -379,12 +369,12 @@ int om_sk_underflow(om_sk_in *in) {
     for (size_t t = 0; t < 3; t++) set_matrix(in, t, m[t]);
     /* exp(L - max) at and around fp32's subnormal range and underflow to 0:
      * -87.3 (subnormal), -103.5, -104 (about the last subnormal), -104.5 */
-    const uint32_t lows[8] = {dyadic(-1397, -4), dyadic(-207, -1), dyadic(-104, 0),
-                              dyadic(-209, -1), dyadic(-90, 0),    dyadic(-88, 0),
-                              dyadic(-150, 0),  dyadic(-100, 0)};
+    const uint32_t lows[8] = {ox_f32_of_dyadic(-1397, -4), ox_f32_of_dyadic(-207, -1), ox_f32_of_dyadic(-104, 0),
+                              ox_f32_of_dyadic(-209, -1), ox_f32_of_dyadic(-90, 0),    ox_f32_of_dyadic(-88, 0),
+                              ox_f32_of_dyadic(-150, 0),  ox_f32_of_dyadic(-100, 0)};
     for (size_t i = 0; i < 16; i++) {
         in->logits[3 * 16 + i] = (i % 5 == 0) ? 0u : lows[i % 8];
-        in->logits[4 * 16 + i] = (i % 4 == i / 4) ? dyadic(1, -1) : lows[(i + 3) % 8];
+        in->logits[4 * 16 + i] = (i % 4 == i / 4) ? ox_f32_of_dyadic(1, -1) : lows[(i + 3) % 8];
     }
     return 0;
 }

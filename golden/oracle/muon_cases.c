@@ -447,32 +447,12 @@ static int build_adamw(og_file *f, const char *case_name, uint64_t seed, const c
 /* ======================================================================== */
 /* inputs                                                                    */
 /* ======================================================================== */
-/* fp32 bits of k * 2^e for an integer k with |k| < 2^24 (exact). */
-static uint32_t dyadic(long k, long e) {
-    mpfr_t t;
-    mpfr_init(t);
-    mpfr_set_si_2exp(t, k, e, MPFR_RNDN);
-    uint32_t bits = ox_round_f32(t);
-    mpfr_clear(t);
-    return bits;
-}
-
-/* fp32 nearest to a decimal text. */
-static uint32_t decimal(const char *s) {
-    mpfr_t t;
-    mpfr_init(t);
-    mpfr_set_str(t, s, 10, MPFR_RNDN);
-    uint32_t bits = ox_round_f32(t);
-    mpfr_clear(t);
-    return bits;
-}
-
 /* A roughly normal value of standard deviation ~1.15 * 2^e: the sum of four
  * uniform integers in [-2^20, 2^20), times 2^(e-20); exact in fp32. */
 static uint32_t normalish(ox_rng *r, long e) {
     long s = 0;
     for (int i = 0; i < 4; i++) s += (long)ox_rng_below(r, 1u << 21) - (1L << 20);
-    return dyadic(s, e - 20);
+    return ox_f32_of_dyadic(s, e - 20);
 }
 
 static void fill_normal(ox_rng *r, uint32_t *x, size_t n, long e) {
@@ -513,7 +493,7 @@ static void rank3(ox_rng *r, uint32_t *z) {
         for (int j = 0; j < 12; j++) {
             long s = 0;
             for (int k = 0; k < 3; k++) s += a[i][k] * b[k][j];
-            z[i * 12 + j] = dyadic(s, -3);
+            z[i * 12 + j] = ox_f32_of_dyadic(s, -3);
         }
 }
 
@@ -622,7 +602,7 @@ void ou_g2_w0(int p, uint32_t *w) {
     ou_g2_shape(p, &rows, &cols);
     for (size_t i = 0; i < rows; i++)
         for (size_t j = 0; j < cols; j++)
-            w[i * cols + j] = dyadic(imod(5 * (long)i + 3 * (long)j + p, 11) - 5, -4);
+            w[i * cols + j] = ox_f32_of_dyadic(imod(5 * (long)i + 3 * (long)j + p, 11) - 5, -4);
 }
 
 void ou_g2_grad(int p, int t, uint32_t *g) {
@@ -632,7 +612,7 @@ void ou_g2_grad(int p, int t, uint32_t *g) {
         for (size_t j = 0; j < cols; j++) {
             long k = imod(7 * (long)i + 13 * (long)j + 5 * t + 3 * p, 19) - 9;
             if (i == j) k += 8 * (p + 1); /* + 0.25 (p+1) = 8 (p+1) / 32 */
-            g[i * cols + j] = (p == 3 && t != 2) ? 0u : dyadic(k, -5);
+            g[i * cols + j] = (p == 3 && t != 2) ? 0u : ox_f32_of_dyadic(k, -5);
         }
 }
 
@@ -812,8 +792,8 @@ void ou_g3_data(int t, uint32_t *p0, uint32_t *g) {
                                              {"-0.5", "-0.25", "0", "1e-3", "0", "1"},
                                              {"0.5", "0.125", "0", "-1e-3", "-2", "-1"}};
     for (int i = 0; i < 6; i++) {
-        p0[i] = decimal(p0_text[i]);
-        g[i] = decimal(g_text[t - 1][i]);
+        p0[i] = ox_f32_of_text(p0_text[i]);
+        g[i] = ox_f32_of_text(g_text[t - 1][i]);
     }
 }
 
@@ -891,7 +871,7 @@ static int aw_subnormal(aw_in *in, size_t n, uint64_t seed) {
         in->g[i] = scaled(&r, e, 1);
         in->m[i] = scaled(&r, e - ox_rng_range(&r, 0, 2), 1);
         long mant = (long)(ox_rng_next(&r) >> 41) | (1L << 23); /* [1, 2) 2^23 */
-        in->v[i] = dyadic(mant, 2 * e + ox_rng_range(&r, -1, 1) - 23);
+        in->v[i] = ox_f32_of_dyadic(mant, 2 * e + ox_rng_range(&r, -1, 1) - 23);
     }
     return 0;
 }

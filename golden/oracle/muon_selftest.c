@@ -11,29 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int check_bits(const char *what, uint32_t got, uint32_t want) {
-    if (got == want) return 0;
-    fprintf(stderr, "selftest FAIL %s: got 0x%08X, want 0x%08X\n", what, (unsigned)got,
-            (unsigned)want);
-    return 1;
-}
-
-/* fp32 nearest to a decimal text. */
-static uint32_t f32_text(const char *s) {
-    mpfr_t t;
-    mpfr_init(t);
-    mpfr_set_str(t, s, 10, MPFR_RNDN);
-    uint32_t bits = ox_round_f32(t);
-    mpfr_clear(t);
-    return bits;
-}
-
 /* got must be the fp32 value nearest to the decimal `want`, or within
  * `slack` ulps of it, or (abs_slack > 0) within abs_slack of it; the inexact
  * cases are counted and reported. */
 static int check_value_abs(const char *what, size_t i, uint32_t got, const char *want,
                            unsigned slack, double abs_slack, int *inexact) {
-    uint32_t w = f32_text(want);
+    uint32_t w = ox_f32_of_text(want);
     uint32_t lo = w, hi = w;
     for (unsigned k = 0; k < slack; k++) {
         lo = ox_f32_nextdown(lo);
@@ -71,24 +54,24 @@ static int check_constants(void) {
     mpfr_inits(a, b, c, (mpfr_ptr)0);
     ou_ns v4 = {10, 0, OU_EPS_1E7, 0};
     ou_ns_coef(&v4, 1, a, b, c);
-    fails += check_bits("a = fp32(3.4445)", ox_round_f32(a), f32_text("3.4445"));
-    fails += check_bits("b = fp32(-4.7750)", ox_round_f32(b), f32_text("-4.7750"));
-    fails += check_bits("c = fp32(2.0315)", ox_round_f32(c), f32_text("2.0315"));
+    fails += ox_check_bits("a = fp32(3.4445)", ox_round_f32(a), ox_f32_of_text("3.4445"));
+    fails += ox_check_bits("b = fp32(-4.7750)", ox_round_f32(b), ox_f32_of_text("-4.7750"));
+    fails += ox_check_bits("c = fp32(2.0315)", ox_round_f32(c), ox_f32_of_text("2.0315"));
     ou_ns_coef(&v4, 9, a, b, c);
-    fails += check_bits("step 9 a = 2", ox_round_f32(a), 0x40000000u);
-    fails += check_bits("step 9 b = -1.5", ox_round_f32(b), 0xBFC00000u);
-    fails += check_bits("step 9 c = 0.5", ox_round_f32(c), 0x3F000000u);
+    fails += ox_check_bits("step 9 a = 2", ox_round_f32(a), 0x40000000u);
+    fails += ox_check_bits("step 9 b = -1.5", ox_round_f32(b), 0xBFC00000u);
+    fails += ox_check_bits("step 9 c = 0.5", ox_round_f32(c), 0x3F000000u);
     v4.classic = 1;
     ou_ns_coef(&v4, 9, a, b, c);
-    fails += check_bits("classic step 9 a", ox_round_f32(a), f32_text("3.4445"));
-    fails += check_bits("eps = fp32(1e-7)", OU_EPS_1E7, f32_text("1e-7"));
+    fails += ox_check_bits("classic step 9 a", ox_round_f32(a), ox_f32_of_text("3.4445"));
+    fails += ox_check_bits("eps = fp32(1e-7)", OU_EPS_1E7, ox_f32_of_text("1e-7"));
     mpfr_clears(a, b, c, (mpfr_ptr)0);
 
     int inexact = 0;
     ou_muon_hp hp = {0.02, 0.95, 0.1, 0.18, 0, 0, v4};
     ou_muon_k k;
     ou_muon_scalars(&hp, 4, 8, &k);
-    fails += check_bits("G2 mu", k.mu, 0x3F733333u);
+    fails += ox_check_bits("G2 mu", k.mu, 0x3F733333u);
     fails += check_value("G2 decay", 0, k.decay, "0.998000026", 0, &inexact);
     fails += check_value("G2 sigma 4x8", 0, k.sigma, "0.0101823378", 0, &inexact);
     ou_muon_scalars(&hp, 8, 4, &k);
@@ -116,7 +99,7 @@ static int check_constants(void) {
         fails += check_value("G3 w1", 0, ak.w1, "0.100000001", 0, &inexact);
         fails += check_value("G3 beta2", 0, ak.beta2, "0.949999988", 0, &inexact);
         fails += check_value("G3 w2", 0, ak.w2, "0.0500000007", 0, &inexact);
-        fails += check_bits("G3 eps", ak.eps, f32_text("1e-20"));
+        fails += ox_check_bits("G3 eps", ak.eps, ox_f32_of_text("1e-20"));
     }
     return fails;
 }
