@@ -203,17 +203,49 @@ static dsv4_status alloc_sinkhorn_scratch(mhc_job *j, size_t per_task) {
 }
 
 /* ---- (H3)+(H4) split and Sinkhorn (hc_pre), weights (hc_head) -------------------- */
+/* out[t * count + q] = sigmoid(mixes[lo + t][first + q] * scale + base[first + q])
+ * for t < n, q < count: ref's operations in ref's order (multiply, add,
+ * negate, exp, 1 + t, 1 / that), with the exponentials of the whole block
+ * taken by one call of the ISA's expf kernel (bit-exact with dsv4_expf), so
+ * the same bits as ref's dsv4_sigmoidf.  out [n, count]. */
+static void gate_sigmoids(const mhc_job *j, size_t lo, size_t n, size_t first, size_t count,
+                          float scale, float *out) {
+    size_t total = n * count;
+    for (size_t i = 0; i < total; i++) {
+        size_t t = i / count, q = i % count;
+        out[i] = -(j->mixes[(lo + t) * j->rows + first + q] * scale + j->base[first + q]);
+    }
+    j->k->expf_array(out, out, total);
+    for (size_t i = 0; i < total; i++) out[i] = 1.0f / (1.0f + out[i]);
+}
+
+/* (H3) pre = sigmoid + hc_eps, post = 2 * sigmoid, logits = mixes * scale[2]
+ * + base (spec/mhc.md): the bits of ref's dsv4_ref_hc_split. */
+static void split_chunk(mhc_job *j, size_t lo, size_t n) {
+    size_t hc = j->hc, nn = hc * hc;
+    float *pre = &j->pre[lo * hc], *post = &j->post[lo * hc];
+    gate_sigmoids(j, lo, n, 0, hc, j->scale[0], pre);
+    gate_sigmoids(j, lo, n, hc, hc, j->scale[1], post);
+    for (size_t i = 0; i < n * hc; i++) {
+        pre[i] = pre[i] + j->cfg->hc_eps;
+        post[i] = 2.0f * post[i];
+    }
+    for (size_t t = lo; t < lo + n; t++)
+        for (size_t q = 0; q < nn; q++)
+            j->logits[t * nn + q] = j->mixes[t * j->rows + 2 * hc + q] * j->scale[2] + j->base[2 * hc + q];
+}
+
 static void gates_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
-    size_t hc = j->hc;
-    fail(j, dsv4_ref_hc_split(j->cfg, n, &j->mixes[lo * j->rows], j->scale, j->base, &j->pre[lo * hc],
-                              &j->post[lo * hc], &j->logits[lo * hc * hc]));
+    split_chunk(j, lo, n);
     sinkhorn_range(j, lo, n, task);
 }
 
+/* hc_head: w = sigmoid + hc_eps (no factor 2, no Sinkhorn). */
 static void head_weights_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
     (void)task;
-    fail(j, dsv4_ref_hc_head_weights(j->cfg, n, &j->mixes[lo * j->hc], j->scale, j->base,
-                                     &j->pre[lo * j->hc]));
+    float *w = &j->pre[lo * j->hc];
+    gate_sigmoids(j, lo, n, 0, j->hc, j->scale[0], w);
+    for (size_t i = 0; i < n * j->hc; i++) w[i] = w[i] + j->cfg->hc_eps;
 }
 
 /* ---- (H5) weighted sum and hc_post ---------------------------------------------------- */
