@@ -8,6 +8,7 @@
 #include "bench_muon.h"
 
 #include "cli.h"
+#include "machine.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -62,8 +63,9 @@ static double sgemm_floor(size_t r, size_t c, float *a, float *b, float *out) {
 int dsv4_bench_muon(const dsv4_machine *mach, int quick, FILE *out) {
     int errors = 0;
     size_t big = quick ? 1024 : 4096, n = big * big; /* also holds the 512 x 1024 case */
-    float *w0 = malloc(n * sizeof *w0), *g = malloc(n * sizeof *g), *w = malloc(n * sizeof *w);
-    float *m = malloc(n * sizeof *m), *scratch = malloc(n * sizeof *m);
+    size_t bytes = n * sizeof(float);
+    float *w0 = dsv4_bench_alloc(bytes), *g = dsv4_bench_alloc(bytes), *w = dsv4_bench_alloc(bytes);
+    float *m = dsv4_bench_alloc(bytes), *scratch = dsv4_bench_alloc(bytes);
     if (!w0 || !g || !w || !m || !scratch) {
         fprintf(out, "muon: out of memory\n");
         errors++;

@@ -27,9 +27,15 @@ static double best_copy_seconds(unsigned char *dst, const unsigned char *src, si
     return best;
 }
 
+void *dsv4_bench_alloc(size_t bytes) {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    return rounded < bytes ? NULL : aligned_alloc(64, rounded ? rounded : 64);
+}
+
 static dsv4_status measure_copy(int quick, dsv4_machine *m) {
     m->copy_bytes = (size_t)(quick ? 64 : 256) << 20;
-    unsigned char *src = malloc(m->copy_bytes), *dst = malloc(m->copy_bytes);
+    unsigned char *src = dsv4_bench_alloc(m->copy_bytes);
+    unsigned char *dst = dsv4_bench_alloc(m->copy_bytes);
     if (!src || !dst) {
         free(src);
         free(dst);
