@@ -64,6 +64,7 @@ struct mhc_job {
     const float *s_in;        /* [T, n, n] */
     float *s_out;             /* [T, n, n] */
     float *scratch;           /* [tasks, (n*n + n) * lanes] */
+    float *mix_scratch;       /* [tasks, per_task * mixes_scratch] (mixes kernel) */
     atomic_int status;        /* first failure of a ref call inside a task */
 };
 
@@ -126,20 +127,38 @@ static void scale_by_r(mhc_job *j, size_t lo, size_t n) {
 /* Tokens per call of the mixes kernel, and per task of the fused hc_pre:
  * the fewest calls (each reads all of fn) that are a multiple of the thread
  * count and take at most DSV4_MHC_MIX_TOKENS tokens each, T spread evenly
- * over them.  Measured at T = 64, d = 4096 on two threads: hc_pre 0.48-0.50
- * of peak with 32 tokens a call, 0.44 with 8 (the earlier fixed size). */
+ * over them.  Measured at d = 4096 on two threads: at T = 64, 32 tokens a
+ * call against 8 (the earlier fixed size) took hc_pre from 0.44 to 0.48-0.50
+ * of peak; at T = 128 and 256, 64 tokens a call ran 3-5% faster than 32. */
 static size_t mix_tokens(size_t T) {
     size_t threads = (size_t)dsv4_threads_get();
     size_t calls = threads * ceil_div(T, threads * DSV4_MHC_MIX_TOKENS);
     return ceil_div(T, calls);
 }
 
+/* Floats of one task's mixes scratch for chunks of `per_task` tokens,
+ * rounded up to whole 64-byte lines (each task's part starts on its own
+ * line, as the kernels' vector stores need). */
+static size_t mix_scratch_floats(const mhc_job *j, size_t per_task) {
+    return (per_task * j->k->mixes_scratch + 15) / 16 * 16;
+}
+
+/* Scratch for the mixes kernel of a phase of `per_task`-token chunks. */
+static dsv4_status alloc_mix_scratch(mhc_job *j, size_t per_task) {
+    size_t total;
+    if (!dsv4_mul_ok(ceil_div(j->T, per_task), mix_scratch_floats(j, per_task), &total) ||
+        !dsv4_mul_ok(total, sizeof(float), &total))
+        return DSV4_E_NOMEM;
+    j->mix_scratch = aligned_alloc(64, total ? total : 64); /* a multiple of 64 bytes */
+    return j->mix_scratch ? DSV4_OK : DSV4_E_NOMEM;
+}
+
 /* The mixes kernel; with fuse_rms it also gives the sums of squares, and r. */
 static void mixes_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
-    (void)task;
     float ss[DSV4_MHC_MIX_TOKENS];
+    float *scratch = &j->mix_scratch[task * mix_scratch_floats(j, j->per_task)];
     j->k->mixes(&j->x[lo * j->K], n, j->K, j->fn, j->rows, &j->mixes[lo * j->rows],
-                j->fuse_rms ? ss : NULL);
+                j->fuse_rms ? ss : NULL, scratch);
     for (size_t t = 0; t < n && j->fuse_rms; t++) j->r[lo + t] = rms_factor(j, ss[t]);
     scale_by_r(j, lo, n);
 }
@@ -154,7 +173,14 @@ static void scale_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
  * computed here too (H1 + H2), by the kernel on the way or by its own phase
  * before the GEMM. */
 static dsv4_status phase_mixes(mhc_job *j) {
-    if (j->k->mixes) return run_phase(j, mixes_chunk, mix_tokens(j->T));
+    if (j->k->mixes) {
+        size_t per_task = mix_tokens(j->T);
+        dsv4_status st = alloc_mix_scratch(j, per_task);
+        if (st == DSV4_OK) st = run_phase(j, mixes_chunk, per_task);
+        free(j->mix_scratch);
+        j->mix_scratch = NULL;
+        return st;
+    }
     if (j->fuse_rms) {
         dsv4_status st = phase_rms(j);
         if (st != DSV4_OK) return st;
@@ -445,6 +471,7 @@ dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, c
     size_t gate_task = j.k->mixes ? mix_tokens(T) : GATE_TASK;
     st = alloc_token_scratch(&j, hc * hc, &block);
     if (st == DSV4_OK) st = alloc_sinkhorn_scratch(&j, gate_task);
+    if (st == DSV4_OK && j.k->mixes) st = alloc_mix_scratch(&j, gate_task);
     j.s_in = j.logits;
     j.s_out = comb;
     j.w = j.pre;
@@ -462,6 +489,7 @@ dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, c
         copy_stage(stages->pre, j.pre, T * hc);
         copy_stage(stages->logits, j.logits, T * hc * hc);
     }
+    free(j.mix_scratch);
     free(j.scratch);
     free(block);
     return st;

@@ -142,9 +142,9 @@ static void mix_block(const float *x, size_t ntok, size_t K, const float *fn, si
 }
 
 static void mixes_avx2(const float *x, size_t ntok, size_t K, const float *fn, size_t rows,
-                       float *raw, float *sumsq) {
-    __m256 acc[DSV4_MHC_MIX_TOKENS][RB]; /* [tokens, rows of the block] x 8 lanes */
-    __m256 ss[DSV4_MHC_MIX_TOKENS];
+                       float *raw, float *sumsq, float *scratch) {
+    __m256 (*acc)[RB] = (__m256 (*)[RB])scratch; /* [ntok, RB] x 8 lanes */
+    __m256 *ss = (__m256 *)scratch + ntok * RB;      /* [ntok] x 8 lanes */
     for (size_t t = 0; t < ntok; t++) ss[t] = _mm256_setzero_ps();
     for (size_t rb = 0; rb < rows; rb += RB) {
         size_t nrb = min_sz(RB, rows - rb);
@@ -255,6 +255,7 @@ static void post_avx2(const float *f, const float *x, const float *post, const f
 const dsv4_mhc_kernels dsv4_mhc_kernels_avx2 = {
     .sumsq = sumsq_avx2,
     .mixes = mixes_avx2,
+    .mixes_scratch = (RB + 1) * W,
     .sinkhorn = sinkhorn_avx2,
     .sinkhorn_lanes = W,
     .weighted_sum = wsum_avx2,

@@ -136,9 +136,9 @@ static void mix_block(const float *x, size_t ntok, size_t K, const float *fn, si
 }
 
 static void mixes_avx512(const float *x, size_t ntok, size_t K, const float *fn, size_t rows,
-                         float *raw, float *sumsq) {
-    __m512 acc[DSV4_MHC_MIX_TOKENS][RB]; /* [tokens, rows of the block] x 16 lanes */
-    __m512 ss[DSV4_MHC_MIX_TOKENS];      /* [tokens] x 16 lanes */
+                         float *raw, float *sumsq, float *scratch) {
+    __m512 (*acc)[RB] = (__m512 (*)[RB])scratch; /* [ntok, RB] x 16 lanes */
+    __m512 *ss = (__m512 *)scratch + ntok * RB;      /* [ntok] x 16 lanes */
     for (size_t t = 0; t < ntok; t++) ss[t] = _mm512_setzero_ps();
     for (size_t rb = 0; rb < rows; rb += RB) {
         size_t nrb = min_sz(RB, rows - rb);
@@ -256,6 +256,7 @@ static void post_avx512(const float *f, const float *x, const float *post, const
 const dsv4_mhc_kernels dsv4_mhc_kernels_avx512 = {
     .sumsq = sumsq_avx512,
     .mixes = mixes_avx512,
+    .mixes_scratch = (RB + 1) * W,
     .sinkhorn = sinkhorn_avx512,
     .sinkhorn_lanes = W,
     .weighted_sum = wsum_avx512,

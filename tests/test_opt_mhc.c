@@ -324,6 +324,12 @@ Test(opt_vs_ref, v4_width_one_token, .timeout = 600) {
     check_case(4, 4096, 1, 20);
     check_case(4, 4096, 3, 20);
 }
+Test(opt_vs_ref, several_mixes_calls_per_thread, .timeout = 600) {
+    /* T = 130: more tokens than one mixes call takes (DSV4_MHC_MIX_TOKENS),
+     * so each thread count cuts T into several chunks, each with its own part
+     * of the mixes scratch */
+    check_case(4, 17, 130, 2);
+}
 Test(opt_vs_ref, odd_hc_and_rows, .timeout = 600) {
     check_case(3, 33, 17, 20); /* rows = 15: a short row group */
     check_case(5, 7, 18, 3);   /* rows = 35: two row blocks */
