@@ -103,6 +103,26 @@ static void job_init(mhc_job *j, const dsv4_mhc_cfg *cfg, size_t T, size_t K) {
     atomic_init(&j->status, DSV4_OK);
 }
 
+/* ---- per-task scratch ---------------------------------------------------------------- */
+/* Floats rounded up to whole 64-byte cache lines: each task's part of a
+ * scratch array then starts on its own line, so tasks running at once on
+ * different cores never write to the same line (with adjacent parts sharing
+ * a line, two threads ran Sinkhorn slower than one), and vector stores of
+ * the kernels are aligned. */
+static size_t whole_lines(size_t floats) { return (floats + 15) / 16 * 16; }
+
+/* *out = one part of `per_task` floats (whole_lines) for each task of a
+ * phase of `chunk`-token tasks over the job's T tokens. */
+static dsv4_status alloc_task_scratch(const mhc_job *j, size_t chunk, size_t per_task,
+                                      float **out) {
+    size_t total;
+    if (!dsv4_mul_ok(ceil_div(j->T, chunk), per_task, &total) ||
+        !dsv4_mul_ok(total, sizeof(float), &total))
+        return DSV4_E_NOMEM;
+    *out = aligned_alloc(64, total ? total : 64); /* a multiple of 64 bytes */
+    return *out ? DSV4_OK : DSV4_E_NOMEM;
+}
+
 /* ---- (H1) rms ------------------------------------------------------------------ */
 /* r from the sum of squares: ref's divide, add, sqrt, divide (IEEE div and
  * sqrt, no reciprocal estimates). */
@@ -136,21 +156,13 @@ static size_t mix_tokens(size_t T) {
     return ceil_div(T, calls);
 }
 
-/* Floats of one task's mixes scratch for chunks of `per_task` tokens,
- * rounded up to whole 64-byte lines (each task's part starts on its own
- * line, as the kernels' vector stores need). */
-static size_t mix_scratch_floats(const mhc_job *j, size_t per_task) {
-    return (per_task * j->k->mixes_scratch + 15) / 16 * 16;
+/* Floats of one task's mixes scratch for chunks of `chunk` tokens. */
+static size_t mix_scratch_floats(const mhc_job *j, size_t chunk) {
+    return whole_lines(chunk * j->k->mixes_scratch);
 }
 
-/* Scratch for the mixes kernel of a phase of `per_task`-token chunks. */
-static dsv4_status alloc_mix_scratch(mhc_job *j, size_t per_task) {
-    size_t total;
-    if (!dsv4_mul_ok(ceil_div(j->T, per_task), mix_scratch_floats(j, per_task), &total) ||
-        !dsv4_mul_ok(total, sizeof(float), &total))
-        return DSV4_E_NOMEM;
-    j->mix_scratch = aligned_alloc(64, total ? total : 64); /* a multiple of 64 bytes */
-    return j->mix_scratch ? DSV4_OK : DSV4_E_NOMEM;
+static dsv4_status alloc_mix_scratch(mhc_job *j, size_t chunk) {
+    return alloc_task_scratch(j, chunk, mix_scratch_floats(j, chunk), &j->mix_scratch);
 }
 
 /* The mixes kernel; with fuse_rms it also gives the sums of squares, and r. */
@@ -191,12 +203,9 @@ static dsv4_status phase_mixes(mhc_job *j) {
 }
 
 /* ---- (S) Sinkhorn on a chunk ------------------------------------------------------ */
-/* Floats of one task's Sinkhorn scratch, rounded up to whole 64-byte cache
- * lines: tasks running at once on different cores then never write to the
- * same line (with adjacent regions sharing a line, two threads ran Sinkhorn
- * slower than one). */
+/* Floats of one task's Sinkhorn scratch. */
 static size_t sinkhorn_scratch_floats(const mhc_job *j) {
-    return ((j->n * j->n + j->n) * j->k->sinkhorn_lanes + 15) / 16 * 16;
+    return whole_lines((j->n * j->n + j->n) * j->k->sinkhorn_lanes);
 }
 
 /* j->s_in -> j->s_out for tokens [lo, lo + cnt). */
@@ -218,14 +227,9 @@ static void sinkhorn_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
     sinkhorn_range(j, lo, n, task);
 }
 
-/* Scratch for the Sinkhorn kernel of a phase of `per_task`-token chunks. */
-static dsv4_status alloc_sinkhorn_scratch(mhc_job *j, size_t per_task) {
-    size_t total;
-    if (!dsv4_mul_ok(ceil_div(j->T, per_task), sinkhorn_scratch_floats(j), &total) ||
-        !dsv4_mul_ok(total, sizeof(float), &total))
-        return DSV4_E_NOMEM;
-    j->scratch = aligned_alloc(64, total ? total : 64); /* a multiple of 64 bytes */
-    return j->scratch ? DSV4_OK : DSV4_E_NOMEM;
+/* Scratch for the Sinkhorn kernel of a phase of `chunk`-token tasks. */
+static dsv4_status alloc_sinkhorn_scratch(mhc_job *j, size_t chunk) {
+    return alloc_task_scratch(j, chunk, sinkhorn_scratch_floats(j), &j->scratch);
 }
 
 /* ---- (H3)+(H4) split and Sinkhorn (hc_pre), weights (hc_head) -------------------- */
@@ -245,20 +249,26 @@ static void gate_sigmoids(const mhc_job *j, size_t lo, size_t n, size_t first, s
     for (size_t i = 0; i < total; i++) out[i] = 1.0f / (1.0f + out[i]);
 }
 
+/* pre (hc_pre) or w (hc_head) = sigmoid(mixes * scale[0] + base) + hc_eps
+ * for tokens [lo, lo + n), from mixes columns 0..hc-1.  out [n, hc]. */
+static void eps_gates(const mhc_job *j, size_t lo, size_t n, float *out) {
+    gate_sigmoids(j, lo, n, 0, j->hc, j->scale[0], out);
+    for (size_t i = 0; i < n * j->hc; i++) out[i] = out[i] + j->cfg->hc_eps;
+}
+
 /* (H3) pre = sigmoid + hc_eps, post = 2 * sigmoid, logits = mixes * scale[2]
  * + base (spec/mhc.md): the bits of ref's dsv4_ref_hc_split. */
 static void split_chunk(mhc_job *j, size_t lo, size_t n) {
     size_t hc = j->hc, nn = hc * hc;
-    float *pre = &j->pre[lo * hc], *post = &j->post[lo * hc];
-    gate_sigmoids(j, lo, n, 0, hc, j->scale[0], pre);
+    float *post = &j->post[lo * hc];
+    eps_gates(j, lo, n, &j->pre[lo * hc]);
     gate_sigmoids(j, lo, n, hc, hc, j->scale[1], post);
-    for (size_t i = 0; i < n * hc; i++) {
-        pre[i] = pre[i] + j->cfg->hc_eps;
-        post[i] = 2.0f * post[i];
-    }
-    for (size_t t = lo; t < lo + n; t++)
+    for (size_t i = 0; i < n * hc; i++) post[i] = 2.0f * post[i];
+    for (size_t t = lo; t < lo + n; t++) {
+        const float *m = &j->mixes[t * j->rows + 2 * hc];
         for (size_t q = 0; q < nn; q++)
-            j->logits[t * nn + q] = j->mixes[t * j->rows + 2 * hc + q] * j->scale[2] + j->base[2 * hc + q];
+            j->logits[t * nn + q] = m[q] * j->scale[2] + j->base[2 * hc + q];
+    }
 }
 
 static void gates_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
@@ -269,9 +279,7 @@ static void gates_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
 /* hc_head: w = sigmoid + hc_eps (no factor 2, no Sinkhorn). */
 static void head_weights_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
     (void)task;
-    float *w = &j->pre[lo * j->hc];
-    gate_sigmoids(j, lo, n, 0, j->hc, j->scale[0], w);
-    for (size_t i = 0; i < n * j->hc; i++) w[i] = w[i] + j->cfg->hc_eps;
+    eps_gates(j, lo, n, &j->pre[lo * j->hc]);
 }
 
 /* ---- (H5) weighted sum and hc_post ---------------------------------------------------- */
