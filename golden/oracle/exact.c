@@ -217,11 +217,12 @@ int ox_selftest(void) {
     fails += ox_check_bits("3*2^-150 tie", round_pow2_sum(-149, 1, -150, 1), 0x00000002u);
     fails += ox_check_bits("overflow tie", ox_f32_of_text("0x1.ffffffp127"), 0x7F800000u);
     fails += ox_check_bits("below overflow tie", ox_f32_of_text("0x1.fffffefp127"), 0x7F7FFFFFu);
-    fails += ox_check_bits("max subnormal + half tie", ox_f32_of_text("0x0.ffffffp-126"), 0x00800000u);
+    fails += ox_check_bits("max subnormal + half tie", ox_f32_of_text("0x0.ffffffp-126"),
+                           0x00800000u);
     fails += ox_check_bits("2^-151", round_pow2_sum(-151, 1, -151, 0), 0x00000000u);
     fails += ox_check_bits("bf16 value of 0x3F808000", ox_f32_round_to_bf16_value(0x3F808000u),
-                        0x3F800000u);
+                           0x3F800000u);
     fails += ox_check_bits("bf16 value of 0x7F7FFFFF", ox_f32_round_to_bf16_value(0x7F7FFFFFu),
-                        0x7F7F0000u);
+                           0x7F7F0000u);
     return fails;
 }

@@ -240,7 +240,8 @@ int om_adversarial_hc_pre(om_gate_in *in) {
     in->c.iters = 20;
     in->c.hc_eps = in->c.norm_eps = OM_EPS_1E6;
     in->T = ADV_T;
-    const uint32_t scale[3] = {ox_f32_of_dyadic(1, 0), ox_f32_of_dyadic(1, 0), ox_f32_of_dyadic(1, 0)};
+    const uint32_t one = ox_f32_of_dyadic(1, 0);
+    const uint32_t scale[3] = {one, one, one};
     size_t hc = 4, d = 16, K = 64, M = 24;
     if (om_random_gate(in, M, scale, 601) != 0) return -1;
     ox_rng r;
@@ -259,7 +260,8 @@ int om_adversarial_hc_pre(om_gate_in *in) {
     static const long comb[4][4] = {
         {-200, 200, 0, 1}, {-200, 5, 200, -3}, {-200, -200, 2, 200}, {-200, 1, -1, 0}};
     for (size_t j = 0; j < hc; j++)
-        for (size_t k = 0; k < hc; k++) in->base[2 * hc + hc * j + k] = ox_f32_of_dyadic(comb[j][k], 0);
+        for (size_t k = 0; k < hc; k++)
+            in->base[2 * hc + hc * j + k] = ox_f32_of_dyadic(comb[j][k], 0);
     return 0;
 }
 
@@ -316,7 +318,8 @@ int om_sk_random(om_sk_in *in, uint64_t seed) {
 /* Matrix t of a 4x4 case, from integer logits. */
 static void set_matrix(om_sk_in *in, size_t t, const long m[4][4]) {
     for (size_t j = 0; j < 4; j++)
-        for (size_t k = 0; k < 4; k++) in->logits[t * 16 + j * 4 + k] = ox_f32_of_dyadic(m[j][k], 0);
+        for (size_t k = 0; k < 4; k++)
+            in->logits[t * 16 + j * 4 + k] = ox_f32_of_dyadic(m[j][k], 0);
 }
 
 /* Adds sigma * N(0,1) noise (sigma = 2^e) to matrix t, rounding to fp32. */
@@ -369,9 +372,10 @@ int om_sk_underflow(om_sk_in *in) {
     for (size_t t = 0; t < 3; t++) set_matrix(in, t, m[t]);
     /* exp(L - max) at and around fp32's subnormal range and underflow to 0:
      * -87.3 (subnormal), -103.5, -104 (about the last subnormal), -104.5 */
-    const uint32_t lows[8] = {ox_f32_of_dyadic(-1397, -4), ox_f32_of_dyadic(-207, -1), ox_f32_of_dyadic(-104, 0),
-                              ox_f32_of_dyadic(-209, -1), ox_f32_of_dyadic(-90, 0),    ox_f32_of_dyadic(-88, 0),
-                              ox_f32_of_dyadic(-150, 0),  ox_f32_of_dyadic(-100, 0)};
+    const uint32_t lows[8] = {
+        ox_f32_of_dyadic(-1397, -4), ox_f32_of_dyadic(-207, -1), ox_f32_of_dyadic(-104, 0),
+        ox_f32_of_dyadic(-209, -1),  ox_f32_of_dyadic(-90, 0),   ox_f32_of_dyadic(-88, 0),
+        ox_f32_of_dyadic(-150, 0),   ox_f32_of_dyadic(-100, 0)};
     for (size_t i = 0; i < 16; i++) {
         in->logits[3 * 16 + i] = (i % 5 == 0) ? 0u : lows[i % 8];
         in->logits[4 * 16 + i] = (i % 4 == i / 4) ? ox_f32_of_dyadic(1, -1) : lows[(i + 3) % 8];

@@ -591,6 +591,18 @@ static void mu_free(mu_in *in) {
     in->w = in->m = in->g = NULL;
 }
 
+/* An E x rows x cols case with G2's hyperparameters and NS eps 1e-7 (the
+ * callers change what differs), its arrays allocated. */
+static int mu_setup(mu_in *in, size_t E, size_t rows, size_t cols) {
+    memset(in, 0, sizeof *in);
+    g2_hp(&in->hp);
+    in->ns_eps = 1e-7;
+    in->E = E;
+    in->rows = rows;
+    in->cols = cols;
+    return mu_alloc(in);
+}
+
 void ou_g2_shape(int p, size_t *rows, size_t *cols) {
     static const size_t shapes[4][2] = {{4, 8}, {8, 4}, {6, 6}, {3, 5}};
     *rows = shapes[p][0];
@@ -618,12 +630,9 @@ void ou_g2_grad(int p, int t, uint32_t *g) {
 
 /* G2 inputs of step t of parameter p (computing steps 1..t-1 on the way). */
 static int g2_inputs(int p, int t, mu_in *in) {
-    memset(in, 0, sizeof *in);
-    g2_hp(&in->hp);
-    in->ns_eps = 1e-7;
-    in->E = 1;
-    ou_g2_shape(p, &in->rows, &in->cols);
-    if (mu_alloc(in) != 0) return -1;
+    size_t rows, cols;
+    ou_g2_shape(p, &rows, &cols);
+    if (mu_setup(in, 1, rows, cols) != 0) return -1;
     ou_g2_w0(p, in->w);
     size_t total = in->rows * in->cols;
     for (int s = 1; s < t; s++) { /* carry W and M through the earlier steps */
@@ -638,19 +647,24 @@ static int g2_inputs(int p, int t, mu_in *in) {
     return 0;
 }
 
+/* Every matrix random: w ~ 2^-3, m ~ 2^-2, g ~ 2^-1 (normalish), in that
+ * order from one generator seeded with `seed`. */
+static void mu_fill_random(mu_in *in, uint64_t seed) {
+    size_t n = in->E * in->rows * in->cols;
+    ox_rng r;
+    ox_rng_seed(&r, seed);
+    fill_normal(&r, in->w, n, -3);
+    fill_normal(&r, in->m, n, -2);
+    fill_normal(&r, in->g, n, -1);
+}
+
 /* Three 7x5 matrices, lerp momentum and the aspect rule: a random one, one
  * with zero gradient and zero momentum (only the decay acts), one with zero
  * gradient and a nonzero momentum (it keeps moving). */
 static int mu_batch(mu_in *in, uint64_t seed) {
-    memset(in, 0, sizeof *in);
-    g2_hp(&in->hp);
-    in->ns_eps = 1e-7;
+    if (mu_setup(in, 3, 7, 5) != 0) return -1;
     in->hp.lerp = 1;
     in->hp.aspect = 1;
-    in->E = 3;
-    in->rows = 7;
-    in->cols = 5;
-    if (mu_alloc(in) != 0) return -1;
     size_t c = in->rows * in->cols;
     ox_rng r;
     ox_rng_seed(&r, seed);
@@ -665,21 +679,11 @@ static int mu_batch(mu_in *in, uint64_t seed) {
  * schedule and eps 0.25: an implementation that ignores ns_steps or ns_eps
  * (10 steps, eps 1e-7) fails stage ns. */
 static int mu_ns_keys(mu_in *in, uint64_t seed) {
-    memset(in, 0, sizeof *in);
-    g2_hp(&in->hp);
+    if (mu_setup(in, 1, 5, 9) != 0) return -1;
     in->hp.ns.steps = 5;
     in->ns_eps = 0.25;
     in->hp.ns.eps = ox_f32_of_double(in->ns_eps);
-    in->E = 1;
-    in->rows = 5;
-    in->cols = 9;
-    if (mu_alloc(in) != 0) return -1;
-    size_t c = in->rows * in->cols;
-    ox_rng r;
-    ox_rng_seed(&r, seed);
-    fill_normal(&r, in->w, c, -3);
-    fill_normal(&r, in->m, c, -2);
-    fill_normal(&r, in->g, c, -1);
+    mu_fill_random(in, seed);
     return 0;
 }
 
@@ -689,19 +693,9 @@ static int mu_ns_keys(mu_in *in, uint64_t seed) {
  * entries (Inf / (Inf + eps) is NaN), so ns.o and update.w of matrices 1
  * and 2 are NaN throughout, and matrix 0 is untouched by its neighbours. */
 static int mu_nonfinite(mu_in *in, uint64_t seed) {
-    memset(in, 0, sizeof *in);
-    g2_hp(&in->hp);
-    in->ns_eps = 1e-7;
-    in->E = 3;
-    in->rows = 4;
-    in->cols = 6;
-    if (mu_alloc(in) != 0) return -1;
+    if (mu_setup(in, 3, 4, 6) != 0) return -1;
+    mu_fill_random(in, seed);
     size_t c = in->rows * in->cols;
-    ox_rng r;
-    ox_rng_seed(&r, seed);
-    fill_normal(&r, in->w, 3 * c, -3);
-    fill_normal(&r, in->m, 3 * c, -2);
-    fill_normal(&r, in->g, 3 * c, -1);
     in->g[c + 7] = OX_F32_QNAN;
     in->g[2 * c + 10] = 0x7F800000u; /* +Inf */
     return 0;
