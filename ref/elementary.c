@@ -42,7 +42,7 @@ float dsv4_expf(float x) {
     double r = (xd - kd * LN2_HI) - kd * LN2_LO;                      /* (E2) */
     double p = INV_FACT[13];                                          /* (E3) */
     for (int n = 12; n >= 0; n--) p = p * r + INV_FACT[n];
-    return (float)(p * dsv4_pow2d((int)kd));                         /* (E4) */
+    return (float)(p * dsv4_pow2d((int)kd));                          /* (E4) */
 }
 
 float dsv4_sigmoidf(float x) {

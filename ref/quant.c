@@ -163,7 +163,7 @@ static uint8_t quant_tile(const dsv4_quant_cfg *cfg, const float *x, const tile 
         return DSV4_POLICY_INVALID_SCALE;
     }
     int k = scale_exponent(amax, cfg->fmt, cfg->rule);
-    float s = dsv4_pow2f(k);                                   /* s = 2^k */
+    float s = dsv4_pow2f(k);                                 /* s = 2^k */
     for (size_t r = t->r0; r < t->r0 + t->nr; r++)
         for (size_t c = t->c0; c < t->c0 + t->nc; c++) {
             float q = x[r * t->cols + c] / s;                /* eq. Q3: exact unless subnormal */
