@@ -554,7 +554,7 @@ static int ns_build_case(size_t i, og_file *f, char *err, size_t errlen) {
 /* G2 of the background notes: parameters p0..p3 of shapes 4x8, 8x4, 6x6,
  * 3x5 over three steps; case g2_p<p>_t<t> holds step t, whose in.w and in.m
  * are the golden update.w and momentum.m of step t-1. */
-enum { MU_BATCH = 12, MU_NS_KEYS = 13, MU_NONFINITE = 14, N_MU = 15 };
+enum { MU_BATCH = 12, N_MU = 15 }; /* cases batch, ns_keys, nonfinite follow G2 */
 
 static const char *const mu_names[N_MU] = {
     "g2_p0_t1", "g2_p0_t2", "g2_p0_t3", "g2_p1_t1", "g2_p1_t2", "g2_p1_t3", "g2_p2_t1",
@@ -701,31 +701,37 @@ static int mu_nonfinite(mu_in *in, uint64_t seed) {
     return 0;
 }
 
+/* The cases after G2 (index MU_BATCH on, in the order of mu_names), each
+ * made from its seed. */
+typedef struct mu_seeded {
+    uint64_t seed;
+    int (*build)(mu_in *in, uint64_t seed);
+    const char *desc;
+} mu_seeded;
+
+static const mu_seeded mu_seeded_cases[N_MU - MU_BATCH] = {
+    {401, mu_batch,
+     "three 7x5 matrices stepped independently with lerp momentum and the aspect rule: random; "
+     "zero gradient and zero momentum (decay only); zero gradient with momentum"},
+    {402, mu_ns_keys,
+     "a random 5x9 matrix with ns_steps 5 and ns_eps 0.25 (not the defaults 10 and 1e-7): checks "
+     "that both keys reach Newton-Schulz"},
+    {403, mu_nonfinite,
+     "three random 4x6 matrices, gradient element 7 of matrix 1 NaN and element 10 of matrix 2 "
+     "+Inf: NaN/Inf stay in their element through momentum, fill their matrix's ns.o and "
+     "update.w, and never reach matrix 0"},
+};
+
 static int mu_build_case(size_t i, og_file *f, char *err, size_t errlen) {
     mu_in in;
     char desc[300];
     uint64_t seed = 0;
     int rc;
-    if (i == MU_NONFINITE) {
-        seed = 403;
-        rc = mu_nonfinite(&in, seed);
-        snprintf(desc, sizeof desc,
-                 "three random 4x6 matrices, gradient element 7 of matrix 1 NaN and element 10 of "
-                 "matrix 2 +Inf: NaN/Inf stay in their element through momentum, fill their "
-                 "matrix's ns.o and update.w, and never reach matrix 0");
-    } else if (i == MU_NS_KEYS) {
-        seed = 402;
-        rc = mu_ns_keys(&in, seed);
-        snprintf(desc, sizeof desc,
-                 "a random 5x9 matrix with ns_steps 5 and ns_eps 0.25 (not the defaults 10 and "
-                 "1e-7): checks that both keys reach Newton-Schulz");
-    } else if (i == MU_BATCH) {
-        seed = 401;
-        rc = mu_batch(&in, seed);
-        snprintf(desc, sizeof desc,
-                 "three 7x5 matrices stepped independently with lerp momentum and the aspect "
-                 "rule: random; zero gradient and zero momentum (decay only); zero gradient with "
-                 "momentum");
+    if (i >= MU_BATCH) {
+        const mu_seeded *c = &mu_seeded_cases[i - MU_BATCH];
+        seed = c->seed;
+        rc = c->build(&in, seed);
+        snprintf(desc, sizeof desc, "%s", c->desc);
     } else {
         int p = (int)(i / 3), t = (int)(i % 3) + 1;
         rc = g2_inputs(p, t, &in);
