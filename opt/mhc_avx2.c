@@ -220,36 +220,73 @@ static void sinkhorn_avx2(size_t n, int softmax, int rounds, float eps_f, size_t
     }
 }
 
-/* ---- (H5) weighted sum and hc_post, one channel per lane ------------------- */
-static inline __m256 stream_mix(const float *x, const float *w, size_t w_stride, size_t hc,
-                                size_t d, size_t i, __m256i mk, size_t m) {
-    __m256 acc = _mm256_setzero_ps();
-    for (size_t j = 0; j < hc; j++)
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(w[j * w_stride]),
-                                               load_m(x + j * d + i, mk, m)));
-    return acc;
+/* ---- (H5) weighted sum and hc_post, one channel per lane -------------------
+ * Channels go in blocks of BV vectors, one pass over the hc streams per
+ * block (each weight broadcast once per block, each stream read in runs of
+ * BV * 32 bytes), as in mhc_avx512.c; the channels past the last whole
+ * block go one vector at a time, the last one under a mask of m lanes. */
+enum { BV = 8 };
+
+/* acc[v] = sum_j w_j * x[j][i + 8v ..], from 0, j ascending (ref's order),
+ * for v < nv (nv = BV, or 1 with m lanes).  x [hc, d]. */
+static inline __attribute__((always_inline)) void stream_mix(const float *x, const float *w,
+                                                             size_t w_stride, size_t hc, size_t d,
+                                                             size_t i, int nv, __m256i mk,
+                                                             size_t m, __m256 *acc) {
+#pragma GCC unroll 8
+    for (int v = 0; v < nv; v++) acc[v] = _mm256_setzero_ps();
+    for (size_t j = 0; j < hc; j++) {
+        const __m256 wj = _mm256_set1_ps(w[j * w_stride]);
+        const float *xj = x + j * d + i;
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++)
+            acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(wj, load_m(xj + v * W, mk, m)));
+    }
+}
+
+/* y[i + 8v ..] = bf16(sum_j w_j x[j][..]) for v < nv. */
+static inline __attribute__((always_inline)) void wsum_run(const float *x, const float *w,
+                                                           size_t hc, size_t d, size_t i, int nv,
+                                                           size_t m, float *y) {
+    const __m256i mk = first_lanes(m);
+    __m256 acc[BV];
+    stream_mix(x, w, 1, hc, d, i, nv, mk, m, acc);
+#pragma GCC unroll 8
+    for (int v = 0; v < nv; v++) store_m(y + i + v * W, mk, m, round_bf16(acc[v]));
 }
 
 static void wsum_avx2(const float *x, const float *w, size_t hc, size_t d, float *y) {
-    for (size_t i = 0; i < d; i += W) {
-        size_t m = min_sz(W, d - i);
-        __m256i mk = first_lanes(m);
-        store_m(y + i, mk, m, round_bf16(stream_mix(x, w, 1, hc, d, i, mk, m)));
+    size_t i = 0;
+    for (; i + BV * W <= d; i += BV * W) wsum_run(x, w, hc, d, i, BV, W, y);
+    for (; i < d; i += W) wsum_run(x, w, hc, d, i, 1, min_sz(W, d - i), y);
+}
+
+/* out[k][i + 8v ..] = bf16(post_k f[..] + sum_j comb[j][k] x[j][..]) for
+ * every k, v < nv: new stream k weighs old stream j by comb[j][k], a column
+ * of comb (stride hc).  The block of x stays in L1 while the hc outputs are
+ * formed from it. */
+static inline __attribute__((always_inline)) void post_run(const float *f, const float *x,
+                                                           const float *post, const float *comb,
+                                                           size_t hc, size_t d, size_t i, int nv,
+                                                           size_t m, float *out) {
+    const __m256i mk = first_lanes(m);
+    for (size_t k = 0; k < hc; k++) {
+        const __m256 pk = _mm256_set1_ps(post[k]);
+        __m256 acc[BV];
+        stream_mix(x, comb + k, hc, hc, d, i, nv, mk, m, acc);
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++) {
+            __m256 o = _mm256_add_ps(_mm256_mul_ps(pk, load_m(f + i + v * W, mk, m)), acc[v]);
+            store_m(out + k * d + i + v * W, mk, m, round_bf16(o));
+        }
     }
 }
 
 static void post_avx2(const float *f, const float *x, const float *post, const float *comb,
                       size_t hc, size_t d, float *out) {
-    for (size_t k = 0; k < hc; k++) {
-        const __m256 pk = _mm256_set1_ps(post[k]);
-        for (size_t i = 0; i < d; i += W) {
-            size_t m = min_sz(W, d - i);
-            __m256i mk = first_lanes(m);
-            __m256 mix = stream_mix(x, comb + k, hc, hc, d, i, mk, m);
-            __m256 v = _mm256_add_ps(_mm256_mul_ps(pk, load_m(f + i, mk, m)), mix);
-            store_m(out + k * d + i, mk, m, round_bf16(v));
-        }
-    }
+    size_t i = 0;
+    for (; i + BV * W <= d; i += BV * W) post_run(f, x, post, comb, hc, d, i, BV, W, out);
+    for (; i < d; i += W) post_run(f, x, post, comb, hc, d, i, 1, min_sz(W, d - i), out);
 }
 
 const dsv4_mhc_kernels dsv4_mhc_kernels_avx2 = {

@@ -221,36 +221,75 @@ static void sinkhorn_avx512(size_t n, int softmax, int rounds, float eps_f, size
     }
 }
 
-/* ---- (H5) weighted sum and hc_post, one channel per lane ------------------- */
-/* sum_j w_j * x[j][i..i+m), from 0, j ascending (ref's order).  x [hc, d]. */
-static inline __m512 stream_mix(const float *x, const float *w, size_t w_stride, size_t hc,
-                                size_t d, size_t i, __mmask16 mk) {
-    __m512 acc = _mm512_setzero_ps();
-    for (size_t j = 0; j < hc; j++)
-        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(w[j * w_stride]),
-                                               _mm512_maskz_loadu_ps(mk, x + j * d + i)));
-    return acc;
+/* ---- (H5) weighted sum and hc_post, one channel per lane -------------------
+ * Channels go in blocks of BV vectors (BV * 16 channels): one pass over the
+ * hc streams per block broadcasts each weight once and reads each stream in
+ * runs of BV * 64 bytes.  Against one vector per pass with the weights
+ * broadcast again each time, this ran the weighted sum 10-40% faster with x
+ * coming from L3.  Channels past the last whole block go one vector at a
+ * time under a mask. */
+enum { BV = 8 };
+
+/* acc[v] = sum_j w_j * x[j][i + 16v ..], from 0, j ascending (ref's order),
+ * for v < nv (nv = BV, or 1 with the lane mask mk).  x [hc, d]. */
+static inline __attribute__((always_inline)) void stream_mix(const float *x, const float *w,
+                                                             size_t w_stride, size_t hc, size_t d,
+                                                             size_t i, int nv, __mmask16 mk,
+                                                             __m512 *acc) {
+#pragma GCC unroll 8
+    for (int v = 0; v < nv; v++) acc[v] = _mm512_setzero_ps();
+    for (size_t j = 0; j < hc; j++) {
+        const __m512 wj = _mm512_set1_ps(w[j * w_stride]);
+        const float *xj = x + j * d + i;
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++)
+            acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(wj, _mm512_maskz_loadu_ps(mk, xj + v * W)));
+    }
+}
+
+/* y[i + 16v ..] = bf16(sum_j w_j x[j][..]) for v < nv. */
+static inline __attribute__((always_inline)) void wsum_run(const float *x, const float *w,
+                                                           size_t hc, size_t d, size_t i, int nv,
+                                                           __mmask16 mk, float *y) {
+    __m512 acc[BV];
+    stream_mix(x, w, 1, hc, d, i, nv, mk, acc);
+#pragma GCC unroll 8
+    for (int v = 0; v < nv; v++) _mm512_mask_storeu_ps(y + i + v * W, mk, round_bf16(acc[v]));
 }
 
 static void wsum_avx512(const float *x, const float *w, size_t hc, size_t d, float *y) {
-    for (size_t i = 0; i < d; i += W) {
-        __mmask16 mk = first_lanes(min_sz(W, d - i));
-        _mm512_mask_storeu_ps(y + i, mk, round_bf16(stream_mix(x, w, 1, hc, d, i, mk)));
+    size_t i = 0;
+    for (; i + BV * W <= d; i += BV * W) wsum_run(x, w, hc, d, i, BV, (__mmask16)0xFFFF, y);
+    for (; i < d; i += W) wsum_run(x, w, hc, d, i, 1, first_lanes(min_sz(W, d - i)), y);
+}
+
+/* out[k][i + 16v ..] = bf16(post_k f[..] + sum_j comb[j][k] x[j][..]) for
+ * every k, v < nv: new stream k weighs old stream j by comb[j][k], a column
+ * of comb (stride hc).  The block of x stays in L1 while the hc outputs are
+ * formed from it. */
+static inline __attribute__((always_inline)) void post_run(const float *f, const float *x,
+                                                           const float *post, const float *comb,
+                                                           size_t hc, size_t d, size_t i, int nv,
+                                                           __mmask16 mk, float *out) {
+    for (size_t k = 0; k < hc; k++) {
+        const __m512 pk = _mm512_set1_ps(post[k]);
+        __m512 acc[BV];
+        stream_mix(x, comb + k, hc, hc, d, i, nv, mk, acc);
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++) {
+            __m512 fv = _mm512_maskz_loadu_ps(mk, f + i + v * W);
+            __m512 o = _mm512_add_ps(_mm512_mul_ps(pk, fv), acc[v]);
+            _mm512_mask_storeu_ps(out + k * d + i + v * W, mk, round_bf16(o));
+        }
     }
 }
 
-/* Stream k weighs old stream j by comb[j][k]: a column of comb, stride hc. */
 static void post_avx512(const float *f, const float *x, const float *post, const float *comb,
                         size_t hc, size_t d, float *out) {
-    for (size_t k = 0; k < hc; k++) {
-        const __m512 pk = _mm512_set1_ps(post[k]);
-        for (size_t i = 0; i < d; i += W) {
-            __mmask16 mk = first_lanes(min_sz(W, d - i));
-            __m512 mix = stream_mix(x, comb + k, hc, hc, d, i, mk);
-            __m512 v = _mm512_add_ps(_mm512_mul_ps(pk, _mm512_maskz_loadu_ps(mk, f + i)), mix);
-            _mm512_mask_storeu_ps(out + k * d + i, mk, round_bf16(v));
-        }
-    }
+    size_t i = 0;
+    for (; i + BV * W <= d; i += BV * W)
+        post_run(f, x, post, comb, hc, d, i, BV, (__mmask16)0xFFFF, out);
+    for (; i < d; i += W) post_run(f, x, post, comb, hc, d, i, 1, first_lanes(min_sz(W, d - i)), out);
 }
 
 const dsv4_mhc_kernels dsv4_mhc_kernels_avx512 = {
