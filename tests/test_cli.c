@@ -646,6 +646,7 @@ Test(cli, bench_quick_reports_machine_and_targets, .timeout = 120) {
     cr_expect(strstr(r.out, "fp4 quant+pack 1x32") && strstr(r.out, "e4m3 fake_quant 1x64"));
     cr_expect(strstr(r.out, "hc_pre d=4096 T=64") && strstr(r.out, "hc_mixes d=4096 T=64"), "%s",
               r.out);
+    cr_expect(strstr(r.out, "hc_pre d=4096 T=64 cold") && strstr(r.out, "x copy r+w"), "%s", r.out);
     cr_expect(strstr(r.out, "met"), "%s", r.out);
     result_free(&r);
 }
