@@ -7,14 +7,16 @@
  * token's results are computed from that token alone by the same sequence
  * of operations whatever chunk it falls in, so the bits never depend on the
  * thread count or on T.  The mixes kernel is the exception to fixed chunks:
- * it reads all of fn (1.5 MiB at V4 sizes) once per call, so it gets as many
- * tokens per call as spreads T evenly over the threads (mix_tokens, at most
+ * a chunk reads all of fn (1.5 MiB at V4 sizes), so it gets as many tokens
+ * as spreads T evenly over the threads (mix_tokens, at most
  * DSV4_MHC_MIX_TOKENS); its results do not depend on which tokens share a
- * call (mhc_kernels.h), so the bits still never depend on the thread count.
- * With a mixes kernel, hc_pre is one pass: each task takes such a chunk
- * through rms + mixes (the kernel sums the squares of x while it streams
- * through), split + Sinkhorn and the weighted sum, and the pool runs once.
- * Without one, it runs those stages as phases over all tokens.  Both go
+ * chunk, nor on which thread sums which segment of k (mhc_kernels.h), so
+ * the bits still never depend on the thread count.  With a mixes kernel,
+ * hc_pre is one pass: each task takes such a chunk through rms + mixes (the
+ * kernel sums the squares of x while it streams through), split + Sinkhorn
+ * and the weighted sum, and the pool runs once; a thread left without a
+ * chunk takes segments of a chunk still running (see "sharing").  Without
+ * a kernel, it runs those stages as phases over all tokens.  Both go
  * through scratch arrays and copy the optional stage outputs at the end.
  *
  * Stages a kernel table leaves NULL run ref's code on each chunk (public
@@ -23,6 +25,7 @@
 #include "mhc_kernels.h"
 
 #include <math.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +67,12 @@ struct mhc_job {
     const float *s_in;        /* [T, n, n] */
     float *s_out;             /* [T, n, n] */
     float *scratch;           /* [tasks, (n*n + n) * lanes] */
-    float *mix_scratch;       /* [tasks, per_task * mixes_scratch] (mixes kernel) */
+    float *mix_scratch;       /* [tasks, mix_scratch_floats] accumulators (mixes kernel) */
+    /* sharing the segments of hc_pre's chunks (NULL cs: no sharing) */
+    struct chunk_state *cs;   /* [tasks] */
+    float *parts;             /* [tasks, nseg, mix_scratch_floats] segments done by helpers */
+    size_t nseg;              /* segments of K */
+    atomic_size_t started;    /* chunk tasks begun */
     atomic_int status;        /* first failure of a ref call inside a task */
 };
 
@@ -156,23 +164,43 @@ static size_t mix_tokens(size_t T) {
     return ceil_div(T, calls);
 }
 
-/* Floats of one task's mixes scratch for chunks of `chunk` tokens. */
+/* Floats of one task's mixes accumulators for chunks of `chunk` tokens. */
 static size_t mix_scratch_floats(const mhc_job *j, size_t chunk) {
-    return whole_lines(chunk * j->k->mixes_scratch);
+    const dsv4_mhc_kernels *k = j->k;
+    return whole_lines(chunk * dsv4_mhc_acc_rows(j->rows, k->mixes_tile_rows) * k->mixes_lanes);
 }
 
 static dsv4_status alloc_mix_scratch(mhc_job *j, size_t chunk) {
     return alloc_task_scratch(j, chunk, mix_scratch_floats(j, chunk), &j->mix_scratch);
 }
 
-/* The mixes kernel; with fuse_rms it also gives the sums of squares, and r. */
-static void mixes_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
+static size_t segments(const mhc_job *j) { return ceil_div(j->K, DSV4_MHC_SEG); }
+
+static float *task_acc(const mhc_job *j, size_t task) {
+    return &j->mix_scratch[task * mix_scratch_floats(j, j->per_task)];
+}
+
+/* Segment seg of tokens [lo, lo + n) into acc (added when fold). */
+static void mixes_segment(const mhc_job *j, size_t lo, size_t n, size_t seg, int fold,
+                          float *acc) {
+    j->k->mixes_seg(&j->x[lo * j->K], n, j->K, j->fn, j->rows, seg, fold, j->fuse_rms, acc);
+}
+
+/* mixes (and with fuse_rms r) of tokens [lo, lo + n) from their summed
+ * accumulators. */
+static void mixes_finish(mhc_job *j, size_t lo, size_t n, const float *acc) {
     float ss[DSV4_MHC_MIX_TOKENS];
-    float *scratch = &j->mix_scratch[task * mix_scratch_floats(j, j->per_task)];
-    j->k->mixes(&j->x[lo * j->K], n, j->K, j->fn, j->rows, &j->mixes[lo * j->rows],
-                j->fuse_rms ? ss : NULL, scratch);
+    j->k->mixes_reduce(acc, n, j->rows, &j->mixes[lo * j->rows], j->fuse_rms ? ss : NULL);
     for (size_t t = 0; t < n && j->fuse_rms; t++) j->r[lo + t] = rms_factor(j, ss[t]);
     scale_by_r(j, lo, n);
+}
+
+/* The mixes kernel over all segments in order; with fuse_rms it also gives
+ * the sums of squares, and r. */
+static void mixes_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
+    float *acc = task_acc(j, task);
+    for (size_t s = 0; s < j->nseg; s++) mixes_segment(j, lo, n, s, s > 0, acc);
+    mixes_finish(j, lo, n, acc);
 }
 
 static void scale_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
@@ -185,8 +213,9 @@ static void scale_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
  * computed here too (H1 + H2), by the kernel on the way or by its own phase
  * before the GEMM. */
 static dsv4_status phase_mixes(mhc_job *j) {
-    if (j->k->mixes) {
+    if (j->k->mixes_seg) {
         size_t per_task = mix_tokens(j->T);
+        j->nseg = segments(j);
         dsv4_status st = alloc_mix_scratch(j, per_task);
         if (st == DSV4_OK) st = run_phase(j, mixes_chunk, per_task);
         free(j->mix_scratch);
@@ -297,13 +326,117 @@ static void wsum_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
 
 static dsv4_status phase_wsum(mhc_job *j) { return run_phase(j, wsum_chunk, elem_tokens(j->K)); }
 
+/* ---- sharing a chunk's segments (hc_pre) -------------------------------------------
+ * The task of a chunk takes the chunk's segments from the front, one by one,
+ * and adds each to the chunk's accumulators.  A thread that finds its own
+ * segments taken and no chunk left to start helps a chunk still running: it
+ * takes segments from the back, sums each into a part of its own (stored,
+ * not added) and marks it done.  When the front meets the back, the owner
+ * waits for those parts and adds them in order.  Each segment is added once,
+ * in ascending order, whoever summed it (mhc_kernels.h), so the bits do not
+ * depend on who helped.  This evens out threads that run at different speeds
+ * (on the shared development machine one vCPU often ran the mixes 30-50%
+ * slower than the other): at T = 64 on two threads, in such a phase, the
+ * mixes took 200 us at the median instead of 225.  The parts cost memory
+ * (a chunk's accumulators per segment), so sharing is on only while there
+ * are at most 2 chunks per thread; with more, the pool's chunk-by-chunk
+ * hand-out balances most of the work. */
+typedef struct chunk_state {
+    _Alignas(64) atomic_ullong free_segs; /* free segments [front, back): front | back << 32 */
+    atomic_int owned;                     /* the owner took segment 0: helpers may come */
+    atomic_size_t helped;                 /* segments done by helpers */
+} chunk_state;
+
+enum { SHARE_CHUNKS_PER_THREAD = 2 };
+
+/* Take the front (owner) or back (helper) free segment of c into *seg. */
+static int take_segment(chunk_state *c, int back, size_t *seg) {
+    unsigned long long w = atomic_load(&c->free_segs);
+    for (;;) {
+        unsigned long long front = w & 0xFFFFFFFFu, end = w >> 32;
+        if (front >= end) return 0;
+        unsigned long long next = back ? w - (1ull << 32) : w + 1;
+        if (atomic_compare_exchange_weak(&c->free_segs, &w, next)) {
+            *seg = (size_t)(back ? end - 1 : front);
+            return 1;
+        }
+    }
+}
+
+static float *part_of(const mhc_job *j, size_t task, size_t seg) {
+    return &j->parts[(task * j->nseg + seg) * mix_scratch_floats(j, j->per_task)];
+}
+
+/* Wait (spinning, yielding now and then) until helpers finished `count`
+ * segments of c. */
+static void wait_helped(chunk_state *c, size_t count) {
+    for (unsigned i = 1; atomic_load_explicit(&c->helped, memory_order_acquire) < count; i++)
+        if (i % 256 == 0) sched_yield();
+}
+
+/* Helper: once every chunk has begun, take back segments of the others. */
+static void help_chunks(mhc_job *j, size_t self) {
+    size_t chunks = ceil_div(j->T, j->per_task);
+    if (atomic_load(&j->started) < chunks) return; /* the pool still hands out chunks */
+    for (size_t t = 0; t < chunks; t++) {
+        chunk_state *c = &j->cs[t];
+        size_t seg, lo = t * j->per_task;
+        if (t == self || !atomic_load_explicit(&c->owned, memory_order_acquire)) continue;
+        while (take_segment(c, 1, &seg)) {
+            mixes_segment(j, lo, min_sz(j->per_task, j->T - lo), seg, 0, part_of(j, t, seg));
+            atomic_fetch_add_explicit(&c->helped, 1, memory_order_release);
+        }
+    }
+}
+
+/* Owner: segments from the front, then the helpers' parts in order. */
+static void owned_mixes(mhc_job *j, size_t lo, size_t n, size_t task) {
+    chunk_state *c = &j->cs[task];
+    float *acc = task_acc(j, task);
+    size_t seg;
+    int more = take_segment(c, 0, &seg); /* segment 0: nobody helps before `owned` */
+    atomic_store_explicit(&c->owned, 1, memory_order_release);
+    for (; more; more = take_segment(c, 0, &seg)) mixes_segment(j, lo, n, seg, seg > 0, acc);
+    help_chunks(j, task);
+    size_t end = (size_t)(atomic_load(&c->free_segs) >> 32);
+    wait_helped(c, j->nseg - end);
+    size_t floats = mix_scratch_floats(j, j->per_task);
+    for (size_t s = end; s < j->nseg; s++) {
+        const float *part = part_of(j, task, s);
+        for (size_t i = 0; i < floats; i++) acc[i] = acc[i] + part[i];
+    }
+    mixes_finish(j, lo, n, acc);
+}
+
+/* Chunk states and parts for sharing, when it is on (else cs stays NULL). */
+static dsv4_status alloc_sharing(mhc_job *j, size_t chunk) {
+    size_t chunks = ceil_div(j->T, chunk), parts, bytes;
+    j->nseg = segments(j);
+    atomic_init(&j->started, 0);
+    if (chunks < 2 || chunks > SHARE_CHUNKS_PER_THREAD * (size_t)dsv4_threads_get() ||
+        j->nseg > 0xFFFFFFFFu || !dsv4_mul_ok(chunks, j->nseg, &parts) ||
+        !dsv4_mul_ok(parts, mix_scratch_floats(j, chunk) * sizeof(float), &bytes))
+        return DSV4_OK; /* no sharing */
+    j->cs = aligned_alloc(64, chunks * sizeof *j->cs);
+    j->parts = aligned_alloc(64, bytes); /* whole lines: a multiple of 64 bytes */
+    if (!j->cs || !j->parts) return DSV4_E_NOMEM;
+    for (size_t t = 0; t < chunks; t++) {
+        atomic_init(&j->cs[t].free_segs, (unsigned long long)j->nseg << 32);
+        atomic_init(&j->cs[t].owned, 0);
+        atomic_init(&j->cs[t].helped, 0);
+    }
+    return DSV4_OK;
+}
+
 /* ---- hc_pre in one pass: H1-H5 on each chunk of mix_tokens(T) tokens --------------
  * Right after a chunk's mixes, the same task splits, runs Sinkhorn and forms
  * the weighted sum while the end of the chunk's x is still in this core's
  * cache, and the pool runs once.  Each token's operations are those of the
  * separate phases, so the bits are the same. */
 static void pre_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
-    mixes_chunk(j, lo, n, task);
+    atomic_fetch_add(&j->started, 1);
+    if (j->cs) owned_mixes(j, lo, n, task);
+    else mixes_chunk(j, lo, n, task);
     gates_chunk(j, lo, n, task);
     wsum_chunk(j, lo, n, task);
 }
@@ -476,15 +609,16 @@ dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, c
     j.eps = cfg->hc_eps;
     float *block = NULL;
     /* with a mixes kernel, one fused pass; else the phases one by one */
-    size_t gate_task = j.k->mixes ? mix_tokens(T) : GATE_TASK;
+    size_t gate_task = j.k->mixes_seg ? mix_tokens(T) : GATE_TASK;
     st = alloc_token_scratch(&j, hc * hc, &block);
     if (st == DSV4_OK) st = alloc_sinkhorn_scratch(&j, gate_task);
-    if (st == DSV4_OK && j.k->mixes) st = alloc_mix_scratch(&j, gate_task);
+    if (st == DSV4_OK && j.k->mixes_seg) st = alloc_mix_scratch(&j, gate_task);
+    if (st == DSV4_OK && j.k->mixes_seg) st = alloc_sharing(&j, gate_task);
     j.s_in = j.logits;
     j.s_out = comb;
     j.w = j.pre;
     j.fuse_rms = 1;
-    if (st == DSV4_OK && j.k->mixes) {
+    if (st == DSV4_OK && j.k->mixes_seg) {
         st = run_phase(&j, pre_chunk, gate_task);                      /* H1-H5 */
     } else {
         if (st == DSV4_OK) st = phase_mixes(&j);                       /* H1, H2 */
@@ -498,6 +632,8 @@ dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, c
         copy_stage(stages->logits, j.logits, T * hc * hc);
     }
     free(j.mix_scratch);
+    free(j.cs);
+    free(j.parts);
     free(j.scratch);
     free(block);
     return st;

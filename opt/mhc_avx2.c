@@ -48,29 +48,35 @@ static inline __m256 round_bf16(__m256 v) {
 
 /* ---- (H1) sum of squares (the order of mhc_avx512.c on 8 lanes) ---------- */
 static float sumsq_avx2(const float *x, size_t K) {
-    __m256 acc = _mm256_setzero_ps();
-    size_t k = 0;
-    for (; k + W <= K; k += W) {
-        __m256 v = _mm256_loadu_ps(x + k);
-        acc = _mm256_fmadd_ps(v, v, acc);
+    __m256 total = _mm256_setzero_ps();
+    for (size_t k0 = 0; k0 < K; k0 += DSV4_MHC_SEG) {
+        size_t k1 = min_sz(K, k0 + DSV4_MHC_SEG), k = k0;
+        __m256 acc = _mm256_setzero_ps();
+        for (; k + W <= k1; k += W) {
+            __m256 v = _mm256_loadu_ps(x + k);
+            acc = _mm256_fmadd_ps(v, v, acc);
+        }
+        if (k < k1) {
+            __m256 v = _mm256_maskload_ps(x + k, first_lanes(k1 - k));
+            acc = _mm256_fmadd_ps(v, v, acc);
+        }
+        total = k0 == 0 ? acc : _mm256_add_ps(total, acc);
     }
-    if (k < K) {
-        __m256 v = _mm256_maskload_ps(x + k, first_lanes(K - k));
-        acc = _mm256_fmadd_ps(v, v, acc);
-    }
-    return hsum(acc);
+    return hsum(total);
 }
 
-/* ---- (H2) mixes, lanes along k (see mhc_avx512.c) ---------------------------
+/* ---- (H2) mixes, lanes along k, one segment per call (see mhc_avx512.c) -----
  * Register tile 3 tokens x 4 rows = 12 accumulators + 3 x vectors (the fn
  * vector can be an FMA memory operand). */
-enum { TT = 3, RR = 4, RB = 24, KC = 1024 };
+enum { TT = 3, RR = 4 };
 
 typedef struct mix_tile {
     const float *x[TT];
     const float *f[RR];
-    __m256 *acc; /* acc[t * RB + r] */
-    __m256 *ss;  /* ss[t] (when sq) */
+    __m256 *acc;   /* acc[t * stride + r] */
+    __m256 *ss;    /* ss[t * stride] (when sq) */
+    size_t stride; /* vectors per token in acc */
+    int fold;      /* add to acc (else store) */
 } mix_tile;
 
 static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m, int tt, int sq,
@@ -79,8 +85,8 @@ static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m
 #pragma GCC unroll 3
     for (int t = 0; t < tt; t++) {
 #pragma GCC unroll 4
-        for (int r = 0; r < RR; r++) a[t][r] = m->acc[t * RB + r];
-        if (sq) s[t] = m->ss[t];
+        for (int r = 0; r < RR; r++) a[t][r] = _mm256_setzero_ps();
+        s[t] = _mm256_setzero_ps();
     }
     size_t k = k0, full = k0 + ((k1 - k0) / W) * W;
     for (; k < full; k += W) {
@@ -108,9 +114,13 @@ static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m
     }
 #pragma GCC unroll 3
     for (int t = 0; t < tt; t++) {
+        __m256 *at = m->acc + t * m->stride;
 #pragma GCC unroll 4
-        for (int r = 0; r < RR; r++) m->acc[t * RB + r] = a[t][r];
-        if (sq) m->ss[t] = s[t];
+        for (int r = 0; r < RR; r++) at[r] = m->fold ? _mm256_add_ps(at[r], a[t][r]) : a[t][r];
+        if (sq) {
+            __m256 *st = m->ss + t * m->stride;
+            *st = m->fold ? _mm256_add_ps(*st, s[t]) : s[t];
+        }
     }
 }
 
@@ -119,44 +129,39 @@ static void mix_tile_1(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m
 static void mix_tile_3s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 1, k0, k1); }
 static void mix_tile_1s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 1, k0, k1); }
 
-static void mix_block(const float *x, size_t ntok, size_t K, const float *fn, size_t rb,
-                      size_t nrb, size_t k0, size_t k1, __m256 (*acc)[RB], __m256 *ss) {
-    for (size_t g = 0; g < nrb; g += RR) {
-        int sq = ss && g == 0;
-        mix_tile m;
-        for (size_t r = 0; r < RR; r++) m.f[r] = fn + (rb + min_sz(g + r, nrb - 1)) * K;
+static void mixes_seg_avx2(const float *x, size_t ntok, size_t K, const float *fn, size_t rows,
+                           size_t seg, int fold, int sq, float *accf) {
+    __m256 *acc = (__m256 *)accf; /* [ntok][stride] */
+    size_t stride = dsv4_mhc_acc_rows(rows, RR);
+    size_t k0 = seg * DSV4_MHC_SEG, k1 = min_sz(K, k0 + DSV4_MHC_SEG);
+    mix_tile m = {.stride = stride, .fold = fold};
+    for (size_t g = 0; g < rows; g += RR) {
+        int gsq = sq && g == 0;
+        for (size_t r = 0; r < RR; r++) m.f[r] = fn + min_sz(g + r, rows - 1) * K;
         size_t t = 0;
         for (; t + TT <= ntok; t += TT) {
             for (size_t i = 0; i < TT; i++) m.x[i] = x + (t + i) * K;
-            m.acc = &acc[t][g];
-            m.ss = sq ? &ss[t] : NULL;
-            (sq ? mix_tile_3s : mix_tile_3)(&m, k0, k1);
+            m.acc = &acc[t * stride + g];
+            m.ss = &acc[t * stride + stride - 1];
+            (gsq ? mix_tile_3s : mix_tile_3)(&m, k0, k1);
         }
         for (; t < ntok; t++) {
             m.x[0] = x + t * K;
-            m.acc = &acc[t][g];
-            m.ss = sq ? &ss[t] : NULL;
-            (sq ? mix_tile_1s : mix_tile_1)(&m, k0, k1);
+            m.acc = &acc[t * stride + g];
+            m.ss = &acc[t * stride + stride - 1];
+            (gsq ? mix_tile_1s : mix_tile_1)(&m, k0, k1);
         }
     }
 }
 
-static void mixes_avx2(const float *x, size_t ntok, size_t K, const float *fn, size_t rows,
-                       float *raw, float *sumsq, float *scratch) {
-    __m256 (*acc)[RB] = (__m256 (*)[RB])scratch; /* [ntok, RB] x 8 lanes */
-    __m256 *ss = (__m256 *)scratch + ntok * RB;      /* [ntok] x 8 lanes */
-    for (size_t t = 0; t < ntok; t++) ss[t] = _mm256_setzero_ps();
-    for (size_t rb = 0; rb < rows; rb += RB) {
-        size_t nrb = min_sz(RB, rows - rb);
-        __m256 *want_ss = sumsq && rb == 0 ? ss : NULL;
-        for (size_t t = 0; t < ntok; t++)
-            for (size_t r = 0; r < RB; r++) acc[t][r] = _mm256_setzero_ps();
-        for (size_t k0 = 0; k0 < K; k0 += KC)
-            mix_block(x, ntok, K, fn, rb, nrb, k0, min_sz(K, k0 + KC), acc, want_ss);
-        for (size_t t = 0; t < ntok; t++)
-            for (size_t r = 0; r < nrb; r++) raw[t * rows + rb + r] = hsum(acc[t][r]);
+static void mixes_reduce_avx2(const float *accf, size_t ntok, size_t rows, float *raw,
+                              float *sumsq) {
+    const __m256 *acc = (const __m256 *)accf;
+    size_t stride = dsv4_mhc_acc_rows(rows, RR);
+    for (size_t t = 0; t < ntok; t++) {
+        for (size_t r = 0; r < rows; r++) raw[t * rows + r] = hsum(acc[t * stride + r]);
+        if (sumsq) sumsq[t] = hsum(acc[t * stride + stride - 1]);
     }
-    for (size_t t = 0; t < ntok && sumsq; t++) sumsq[t] = hsum(ss[t]);
 }
 
 /* ---- (S1)-(S3) Sinkhorn, one token per lane (see mhc_avx512.c) ------------- */
@@ -291,8 +296,10 @@ static void post_avx2(const float *f, const float *x, const float *post, const f
 
 const dsv4_mhc_kernels dsv4_mhc_kernels_avx2 = {
     .sumsq = sumsq_avx2,
-    .mixes = mixes_avx2,
-    .mixes_scratch = (RB + 1) * W,
+    .mixes_seg = mixes_seg_avx2,
+    .mixes_reduce = mixes_reduce_avx2,
+    .mixes_lanes = W,
+    .mixes_tile_rows = RR,
     .sinkhorn = sinkhorn_avx2,
     .sinkhorn_lanes = W,
     .weighted_sum = wsum_avx2,

@@ -26,40 +26,49 @@ static inline __m512 round_bf16(__m512 v) {
 }
 
 /* ---- (H1) sum of squares ----------------------------------------------------
- * Lane l sums x_k^2 over k = l (mod 16) ascending, one FMA per term (the
- * last K % 16 terms under a mask), then a fixed reduction of the 16 lanes.
- * The mixes kernel below accumulates the same sums while it streams x
- * (hc_pre's rms then costs no extra pass over x) and gets the same bits. */
+ * Per segment of DSV4_MHC_SEG terms (mhc_kernels.h): lane l sums x_k^2 over
+ * the segment's k = l (mod 16) ascending, one FMA per term (the last K % 16
+ * terms under a mask); the segments are added lane by lane in order, then a
+ * fixed reduction of the 16 lanes.  The mixes kernel below accumulates the
+ * same sums while it streams x (hc_pre's rms then costs no extra pass over
+ * x) and gets the same bits. */
 static float sumsq_avx512(const float *x, size_t K) {
-    __m512 acc = _mm512_setzero_ps();
-    size_t k = 0;
-    for (; k + W <= K; k += W) {
-        __m512 v = _mm512_loadu_ps(x + k);
-        acc = _mm512_fmadd_ps(v, v, acc);
+    __m512 total = _mm512_setzero_ps();
+    for (size_t k0 = 0; k0 < K; k0 += DSV4_MHC_SEG) {
+        size_t k1 = min_sz(K, k0 + DSV4_MHC_SEG), k = k0;
+        __m512 acc = _mm512_setzero_ps();
+        for (; k + W <= k1; k += W) {
+            __m512 v = _mm512_loadu_ps(x + k);
+            acc = _mm512_fmadd_ps(v, v, acc);
+        }
+        if (k < k1) {
+            __m512 v = _mm512_maskz_loadu_ps(first_lanes(k1 - k), x + k);
+            acc = _mm512_fmadd_ps(v, v, acc);
+        }
+        total = k0 == 0 ? acc : _mm512_add_ps(total, acc);
     }
-    if (k < K) {
-        __m512 v = _mm512_maskz_loadu_ps(first_lanes(K - k), x + k);
-        acc = _mm512_fmadd_ps(v, v, acc);
-    }
-    return _mm512_reduce_add_ps(acc);
+    return _mm512_reduce_add_ps(total);
 }
 
-/* ---- (H2) mixes: raw[t][m] = x[t] . fn[m] ----------------------------------
+/* ---- (H2) mixes: raw[t][m] = x[t] . fn[m], one segment per call -------------
  * Both operands are contiguous in k, so lanes run along k: accumulator
- * (t, m) holds 16 partial sums, lane l over k = l (mod 16) ascending, one
- * FMA per term; at the end a fixed reduction of the 16 lanes.  That order
- * depends on K only.  Register tile: 4 tokens x 6 rows = 24 accumulators
- * and 4 x vectors; per 16 terms 10 loads feed 24 FMAs.  Cache blocking: the
- * k-range is cut into KC-term blocks; inside one, the 6 fn rows of a group
- * (24 KiB) stay in L1 while the task's token groups pass, and the partial
- * sums wait in `acc` between blocks (blocking changes no operation). */
-enum { TT = 4, RR = 6, RB = 24, KC = 1024 };
+ * (t, m) holds 16 partial sums, lane l over the segment's k = l (mod 16)
+ * ascending, one FMA per term, from zero; the call then stores them to acc
+ * or adds them to it (the segment order of mhc_kernels.h), and
+ * mixes_reduce_avx512 reduces the 16 lanes in a fixed order.  Register
+ * tile: 4 tokens x 6 rows = 24 accumulators and 4 x vectors; per 16 terms
+ * 10 loads feed 24 FMAs.  Cache blocking: within the segment (4 KiB of each
+ * row) the 6 fn rows of a group (24 KiB) stay in L1 while the chunk's token
+ * groups pass. */
+enum { TT = 4, RR = 6 };
 
 typedef struct mix_tile {
-    const float *x[TT];  /* token rows [K] */
-    const float *f[RR];  /* fn rows [K] */
-    __m512 *acc;         /* acc[t * RB + r] */
-    __m512 *ss;          /* ss[t]: the tokens' sums of squares (when sq) */
+    const float *x[TT]; /* token rows [K] */
+    const float *f[RR]; /* fn rows [K] */
+    __m512 *acc;        /* acc[t * stride + r] */
+    __m512 *ss;         /* ss[t * stride]: the tokens' sums of squares (when sq) */
+    size_t stride;      /* vectors per token in acc */
+    int fold;           /* add to acc (else store) */
 } mix_tile;
 
 /* tt tokens (1 or TT) over terms [k0, k1); sq: also the sums of squares. */
@@ -69,8 +78,8 @@ static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m
 #pragma GCC unroll 4
     for (int t = 0; t < tt; t++) {
 #pragma GCC unroll 6
-        for (int r = 0; r < RR; r++) a[t][r] = m->acc[t * RB + r];
-        if (sq) s[t] = m->ss[t];
+        for (int r = 0; r < RR; r++) a[t][r] = _mm512_setzero_ps();
+        s[t] = _mm512_setzero_ps();
     }
     size_t k = k0, full = k0 + ((k1 - k0) / W) * W;
     for (; k < full; k += W) {
@@ -98,9 +107,13 @@ static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m
     }
 #pragma GCC unroll 4
     for (int t = 0; t < tt; t++) {
+        __m512 *at = m->acc + t * m->stride;
 #pragma GCC unroll 6
-        for (int r = 0; r < RR; r++) m->acc[t * RB + r] = a[t][r];
-        if (sq) m->ss[t] = s[t];
+        for (int r = 0; r < RR; r++) at[r] = m->fold ? _mm512_add_ps(at[r], a[t][r]) : a[t][r];
+        if (sq) {
+            __m512 *st = m->ss + t * m->stride;
+            *st = m->fold ? _mm512_add_ps(*st, s[t]) : s[t];
+        }
     }
 }
 
@@ -110,47 +123,44 @@ static void mix_tile_1(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m
 static void mix_tile_4s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 1, k0, k1); }
 static void mix_tile_1s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 1, k0, k1); }
 
-/* One k-block of rows [rb, rb + nrb) (nrb <= RB) for all ntok tokens.  A
- * short last row group repeats its last row (the extra sums are not used).
- * ss: NULL, or the sums of squares, accumulated by the first row group. */
-static void mix_block(const float *x, size_t ntok, size_t K, const float *fn, size_t rb,
-                      size_t nrb, size_t k0, size_t k1, __m512 (*acc)[RB], __m512 *ss) {
-    for (size_t g = 0; g < nrb; g += RR) {
-        int sq = ss && g == 0;
-        mix_tile m;
-        for (size_t r = 0; r < RR; r++) m.f[r] = fn + (rb + min_sz(g + r, nrb - 1)) * K;
+/* Segment `seg` for all rows and all ntok tokens, row group by row group.
+ * A short last row group repeats its last row (its extra sums land in the
+ * padding of acc and are not used).  The first row group also sums the
+ * squares when sq. */
+static void mixes_seg_avx512(const float *x, size_t ntok, size_t K, const float *fn, size_t rows,
+                             size_t seg, int fold, int sq, float *accf) {
+    __m512 *acc = (__m512 *)accf; /* [ntok][stride] */
+    size_t stride = dsv4_mhc_acc_rows(rows, RR);
+    size_t k0 = seg * DSV4_MHC_SEG, k1 = min_sz(K, k0 + DSV4_MHC_SEG);
+    mix_tile m = {.stride = stride, .fold = fold};
+    for (size_t g = 0; g < rows; g += RR) {
+        int gsq = sq && g == 0;
+        for (size_t r = 0; r < RR; r++) m.f[r] = fn + min_sz(g + r, rows - 1) * K;
         size_t t = 0;
         for (; t + TT <= ntok; t += TT) {
             for (size_t i = 0; i < TT; i++) m.x[i] = x + (t + i) * K;
-            m.acc = &acc[t][g];
-            m.ss = sq ? &ss[t] : NULL;
-            (sq ? mix_tile_4s : mix_tile_4)(&m, k0, k1);
+            m.acc = &acc[t * stride + g];
+            m.ss = &acc[t * stride + stride - 1];
+            (gsq ? mix_tile_4s : mix_tile_4)(&m, k0, k1);
         }
         for (; t < ntok; t++) {
             m.x[0] = x + t * K;
-            m.acc = &acc[t][g];
-            m.ss = sq ? &ss[t] : NULL;
-            (sq ? mix_tile_1s : mix_tile_1)(&m, k0, k1);
+            m.acc = &acc[t * stride + g];
+            m.ss = &acc[t * stride + stride - 1];
+            (gsq ? mix_tile_1s : mix_tile_1)(&m, k0, k1);
         }
     }
 }
 
-static void mixes_avx512(const float *x, size_t ntok, size_t K, const float *fn, size_t rows,
-                         float *raw, float *sumsq, float *scratch) {
-    __m512 (*acc)[RB] = (__m512 (*)[RB])scratch; /* [ntok, RB] x 16 lanes */
-    __m512 *ss = (__m512 *)scratch + ntok * RB;      /* [ntok] x 16 lanes */
-    for (size_t t = 0; t < ntok; t++) ss[t] = _mm512_setzero_ps();
-    for (size_t rb = 0; rb < rows; rb += RB) {
-        size_t nrb = min_sz(RB, rows - rb);
-        __m512 *want_ss = sumsq && rb == 0 ? ss : NULL;
-        for (size_t t = 0; t < ntok; t++)
-            for (size_t r = 0; r < RB; r++) acc[t][r] = _mm512_setzero_ps();
-        for (size_t k0 = 0; k0 < K; k0 += KC)
-            mix_block(x, ntok, K, fn, rb, nrb, k0, min_sz(K, k0 + KC), acc, want_ss);
-        for (size_t t = 0; t < ntok; t++)
-            for (size_t r = 0; r < nrb; r++) raw[t * rows + rb + r] = _mm512_reduce_add_ps(acc[t][r]);
+/* raw[t][m] and sumsq[t] (when not NULL): the 16 lanes of acc reduced. */
+static void mixes_reduce_avx512(const float *accf, size_t ntok, size_t rows, float *raw,
+                                float *sumsq) {
+    const __m512 *acc = (const __m512 *)accf;
+    size_t stride = dsv4_mhc_acc_rows(rows, RR);
+    for (size_t t = 0; t < ntok; t++) {
+        for (size_t r = 0; r < rows; r++) raw[t * rows + r] = _mm512_reduce_add_ps(acc[t * stride + r]);
+        if (sumsq) sumsq[t] = _mm512_reduce_add_ps(acc[t * stride + stride - 1]);
     }
-    for (size_t t = 0; t < ntok && sumsq; t++) sumsq[t] = _mm512_reduce_add_ps(ss[t]);
 }
 
 /* ---- (S1)-(S3) Sinkhorn, one token per lane ---------------------------------
@@ -294,8 +304,10 @@ static void post_avx512(const float *f, const float *x, const float *post, const
 
 const dsv4_mhc_kernels dsv4_mhc_kernels_avx512 = {
     .sumsq = sumsq_avx512,
-    .mixes = mixes_avx512,
-    .mixes_scratch = (RB + 1) * W,
+    .mixes_seg = mixes_seg_avx512,
+    .mixes_reduce = mixes_reduce_avx512,
+    .mixes_lanes = W,
+    .mixes_tile_rows = RR,
     .sinkhorn = sinkhorn_avx512,
     .sinkhorn_lanes = W,
     .weighted_sum = wsum_avx512,

@@ -18,17 +18,41 @@
 
 #include <stddef.h>
 
+/* The mixes GEMM goes by segments of DSV4_MHC_SEG terms of k.  A kernel
+ * call sums one segment for every (token, row) in lane form, each lane over
+ * its terms of the segment in ascending order, from zero; the segments are
+ * then added lane by lane in ascending order (acc = seg 0, acc = acc +
+ * seg 1, ...), and a fixed reduction of the lanes gives raw[t][m].  The sum
+ * of squares of each token (hc_pre's rms) goes the same way, and the sumsq
+ * kernel gives the same bits.  That order depends on K only: never on the
+ * tokens of a call, the thread count, or which thread computed which
+ * segment (opt/mhc.c lets an idle thread take the last segments of a busy
+ * thread's chunk). */
+enum { DSV4_MHC_SEG = 1024 };
+
+/* Vectors per token in a mixes accumulator: rows rounded up to whole row
+ * groups of the kernel's register tile (tile_rows), then one for the sum of
+ * squares. */
+static inline size_t dsv4_mhc_acc_rows(size_t rows, size_t tile_rows) {
+    return (rows + tile_rows - 1) / tile_rows * tile_rows + 1;
+}
+
 /* Sum of x_k^2 over one token x [K]. */
 typedef float (*dsv4_sumsq_fn)(const float *x, size_t K);
 
-/* raw[t, m] = sum_k x[t, k] * fn[m, k] for t < ntok, m < rows.
- * x [ntok, K], fn [rows, K], raw [ntok, rows].  ntok <= DSV4_MHC_MIX_TOKENS.
- * sumsq: NULL, or [ntok] receiving the same bits as the sumsq kernel gives
- * (computed on the way, while x streams through).  scratch: ntok *
- * mixes_scratch floats at a 64-byte boundary, where the partial sums wait
- * between k-blocks. */
-typedef void (*dsv4_mixes_fn)(const float *x, size_t ntok, size_t K, const float *fn,
-                              size_t rows, float *raw, float *sumsq, float *scratch);
+/* Segment `seg` (terms [seg * DSV4_MHC_SEG, min(K, (seg + 1) * DSV4_MHC_SEG)))
+ * of x [ntok, K] . fn [rows, K]^T into acc [ntok][acc_rows] vectors of
+ * mixes_lanes floats (acc_rows = dsv4_mhc_acc_rows(rows, mixes_tile_rows),
+ * 64-byte aligned): with `fold` acc = acc + the segment's sums, else acc =
+ * the segment's sums.  sq: also each token's sum of squares, in the last
+ * vector of its row of acc.  ntok <= DSV4_MHC_MIX_TOKENS. */
+typedef void (*dsv4_mixes_seg_fn)(const float *x, size_t ntok, size_t K, const float *fn,
+                                  size_t rows, size_t seg, int fold, int sq, float *acc);
+
+/* raw [ntok, rows] and, when sumsq is not NULL, sumsq [ntok]: the lanes of
+ * acc (as above) reduced in the kernel's fixed order. */
+typedef void (*dsv4_mixes_reduce_fn)(const float *acc, size_t ntok, size_t rows, float *raw,
+                                     float *sumsq);
 
 /* Sinkhorn on ntok matrices [n, n]: when `softmax`, first the row softmax
  * (S1) and one column step (S2); then `rounds` (row step, column step)
@@ -50,8 +74,10 @@ typedef void (*dsv4_expf_array_fn)(const float *x, float *y, size_t n);
 
 typedef struct dsv4_mhc_kernels {
     dsv4_sumsq_fn sumsq;
-    dsv4_mixes_fn mixes;        /* NULL: dsv4_opt_sgemm */
-    size_t mixes_scratch;       /* floats of mixes scratch per token */
+    dsv4_mixes_seg_fn mixes_seg; /* NULL: dsv4_opt_sgemm */
+    dsv4_mixes_reduce_fn mixes_reduce;
+    size_t mixes_lanes;          /* floats per accumulator vector */
+    size_t mixes_tile_rows;      /* fn rows per register tile */
     dsv4_sinkhorn_fn sinkhorn;  /* NULL: ref */
     size_t sinkhorn_lanes;      /* tokens per vector (scratch size) */
     dsv4_wsum_fn weighted_sum;  /* NULL: ref */
@@ -59,12 +85,11 @@ typedef struct dsv4_mhc_kernels {
     dsv4_expf_array_fn expf_array;
 } dsv4_mhc_kernels;
 
-/* Tokens the driver hands a mixes kernel at most (one pool task).  Each
- * call reads all of fn (1.5 MiB at V4-Flash sizes), so fewer, larger calls
- * read less: at T = 128 and 256 on two threads, 64 tokens a call ran hc_pre
- * 3-5% faster than 32 (128 was no faster).  The partial sums live in the
- * driver's scratch (100 KiB per call of 64 tokens with AVX-512), not on the
- * stack of whichever thread runs the task. */
+/* Tokens per chunk of the mixes (one pool task) at most.  A chunk's
+ * segments read all of fn (1.5 MiB at V4-Flash sizes), so fewer, larger
+ * chunks read less: at T = 128 and 256 on two threads, 64 tokens a chunk ran
+ * hc_pre 3-5% faster than 32 (128 was no faster).  The accumulators live in
+ * the driver's scratch (100 KiB for 64 tokens with AVX-512). */
 enum { DSV4_MHC_MIX_TOKENS = 64 };
 
 extern const dsv4_mhc_kernels dsv4_mhc_kernels_scalar;

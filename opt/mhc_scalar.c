@@ -22,7 +22,7 @@ static void expf_array_scalar(const float *x, float *y, size_t n) {
 
 const dsv4_mhc_kernels dsv4_mhc_kernels_scalar = {
     .sumsq = sumsq_scalar,
-    .mixes = NULL,        /* dsv4_opt_sgemm */
+    .mixes_seg = NULL,    /* dsv4_opt_sgemm */
     .sinkhorn = NULL,     /* ref */
     .sinkhorn_lanes = 1,
     .weighted_sum = NULL, /* ref */

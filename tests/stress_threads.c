@@ -15,7 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-enum { T = 24, D = 96, K = 4 * D, ROWS = 24, M = 37, N = 45, KK = 53 };
+/* D = 2048: K = 8192 is 8 segments of the mixes kernels, so that in hc_pre
+ * a thread that has finished its chunk can take segments of another's. */
+enum { T = 24, D = 2048, K = 4 * D, ROWS = 24, M = 37, N = 45, KK = 53 };
 
 typedef struct outputs {
     float y[T * D], post[T * 4], comb[T * 16]; /* hc_pre */

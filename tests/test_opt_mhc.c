@@ -338,6 +338,67 @@ Test(opt_vs_ref, odd_hc_and_rows, .timeout = 600) {
     check_case(5, 7, 18, 3);   /* rows = 35: two row blocks */
 }
 
+/* ---- the mixes kernels' segments ----------------------------------------------------
+ * hc_pre lets an idle thread sum the last segments of another thread's chunk
+ * into parts of its own, which the owner adds afterwards (opt/mhc.c).  That
+ * must give the bits of the owner summing every segment itself, wherever
+ * the split falls; the fused sums of squares must be the sumsq kernel's
+ * bits; and the whole must be the dot products (within the FMA rounding). */
+static void check_segments(const dsv4_mhc_kernels *k, size_t ntok, size_t K, size_t rows,
+                           const char *isa) {
+    size_t nseg = (K + DSV4_MHC_SEG - 1) / DSV4_MHC_SEG;
+    size_t per = dsv4_mhc_acc_rows(rows, k->mixes_tile_rows) * k->mixes_lanes * ntok;
+    float *x = fbuf(ntok * K), *fn = fbuf(rows * K), *raw = fbuf(ntok * rows);
+    float *raw2 = fbuf(ntok * rows), ss[8], ss2[8];
+    float *acc = aligned_alloc(64, per * 4), *acc2 = aligned_alloc(64, per * 4);
+    float *part = aligned_alloc(64, per * 4);
+    cr_assert(acc && acc2 && part && ntok <= 8);
+    for (size_t i = 0; i < ntok * K; i++) x[i] = uniform(-2.0f, 2.0f);
+    for (size_t i = 0; i < rows * K; i++) fn[i] = uniform(-1.0f, 1.0f);
+    for (size_t s = 0; s < nseg; s++) k->mixes_seg(x, ntok, K, fn, rows, s, s > 0, 1, acc);
+    k->mixes_reduce(acc, ntok, rows, raw, ss);
+    for (size_t t = 0; t < ntok; t++) {
+        cr_assert_eq(bits(ss[t]), bits(k->sumsq(&x[t * K], K)), "%s sumsq t=%zu K=%zu", isa, t, K);
+        for (size_t m = 0; m < rows; m++) {
+            double dot = 0.0, mag = 0.0;
+            for (size_t i = 0; i < K; i++) {
+                dot += (double)x[t * K + i] * fn[m * K + i];
+                mag += fabs((double)x[t * K + i] * fn[m * K + i]);
+            }
+            cr_assert(fabs(raw[t * rows + m] - dot) <= 4e-6 * mag + 1e-30,
+                      "%s mixes t=%zu m=%zu: %g, exact %g", isa, t, m, (double)raw[t * rows + m], dot);
+        }
+    }
+    for (size_t b = 1; b < nseg; b++) { /* the owner sums [0, b), helpers [b, nseg) */
+        for (size_t s = 0; s < b; s++) k->mixes_seg(x, ntok, K, fn, rows, s, s > 0, 1, acc2);
+        for (size_t s = b; s < nseg; s++) {
+            k->mixes_seg(x, ntok, K, fn, rows, s, 0, 1, part);
+            for (size_t i = 0; i < per; i++) acc2[i] = acc2[i] + part[i];
+        }
+        k->mixes_reduce(acc2, ntok, rows, raw2, ss2);
+        char where[96];
+        snprintf(where, sizeof where, "%s helped from segment %zu of %zu, rows %zu", isa, b, nseg,
+                 rows);
+        same_bits("mixes", raw2, raw, ntok * rows, where);
+        same_bits("sumsq", ss2, ss, ntok, where);
+    }
+    float *all[] = {x, fn, raw, raw2, acc, acc2, part};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+}
+
+Test(mixes_segments, helped_parts_give_the_same_bits) {
+    dsv4_isa isas[DSV4_ISA_COUNT];
+    int n = isa_list(isas);
+    for (int i = 0; i < n; i++) {
+        const dsv4_mhc_kernels *k = dsv4_mhc_kernels_for(isas[i]);
+        if (!k->mixes_seg) continue;
+        const char *name = dsv4_isa_name(isas[i]);
+        check_segments(k, 5, 4 * DSV4_MHC_SEG + 37, 24, name); /* last segment with a tail */
+        check_segments(k, 7, 3 * DSV4_MHC_SEG, 15, name);      /* a short row group */
+        check_segments(k, 1, 100, 4, name);                    /* one segment */
+    }
+}
+
 /* ---- NaN/Inf token stays in its token ------------------------------------------------ */
 Test(opt_vs_ref, nan_token_is_contained) {
     mcase c;
