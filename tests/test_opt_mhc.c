@@ -350,8 +350,9 @@ static void check_segments(const dsv4_mhc_kernels *k, size_t ntok, size_t K, siz
     size_t per = dsv4_mhc_acc_rows(rows, k->mixes_tile_rows) * k->mixes_lanes * ntok;
     float *x = fbuf(ntok * K), *fn = fbuf(rows * K), *raw = fbuf(ntok * rows);
     float *raw2 = fbuf(ntok * rows), ss[8], ss2[8];
-    float *acc = aligned_alloc(64, per * 4), *acc2 = aligned_alloc(64, per * 4);
-    float *part = aligned_alloc(64, per * 4);
+    size_t bytes = (per * sizeof(float) + 63) / 64 * 64; /* aligned_alloc: whole 64s */
+    float *acc = aligned_alloc(64, bytes), *acc2 = aligned_alloc(64, bytes);
+    float *part = aligned_alloc(64, bytes);
     cr_assert(acc && acc2 && part && ntok <= 8);
     for (size_t i = 0; i < ntok * K; i++) x[i] = uniform(-2.0f, 2.0f);
     for (size_t i = 0; i < rows * K; i++) fn[i] = uniform(-1.0f, 1.0f);
