@@ -71,7 +71,7 @@ struct mhc_job {
     /* sharing the segments of hc_pre's chunks (NULL cs: no sharing) */
     struct chunk_state *cs;   /* [tasks] */
     float *parts;             /* [tasks, nseg, mix_scratch_floats] segments done by helpers */
-    size_t nseg;              /* segments of K */
+    size_t nseg;              /* segments of K (DSV4_MHC_SEG terms each) */
     atomic_size_t started;    /* chunk tasks begun */
     atomic_int status;        /* first failure of a ref call inside a task */
 };
@@ -108,6 +108,8 @@ static void job_init(mhc_job *j, const dsv4_mhc_cfg *cfg, size_t T, size_t K) {
     j->K = K;
     j->hc = cfg->hc;
     j->d = cfg->d;
+    j->nseg = ceil_div(K, DSV4_MHC_SEG);
+    atomic_init(&j->started, 0);
     atomic_init(&j->status, DSV4_OK);
 }
 
@@ -174,8 +176,6 @@ static dsv4_status alloc_mix_scratch(mhc_job *j, size_t chunk) {
     return alloc_task_scratch(j, chunk, mix_scratch_floats(j, chunk), &j->mix_scratch);
 }
 
-static size_t segments(const mhc_job *j) { return ceil_div(j->K, DSV4_MHC_SEG); }
-
 static float *task_acc(const mhc_job *j, size_t task) {
     return &j->mix_scratch[task * mix_scratch_floats(j, j->per_task)];
 }
@@ -215,7 +215,6 @@ static void scale_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
 static dsv4_status phase_mixes(mhc_job *j) {
     if (j->k->mixes_seg) {
         size_t per_task = mix_tokens(j->T);
-        j->nseg = segments(j);
         dsv4_status st = alloc_mix_scratch(j, per_task);
         if (st == DSV4_OK) st = run_phase(j, mixes_chunk, per_task);
         free(j->mix_scratch);
@@ -412,8 +411,6 @@ static void owned_mixes(mhc_job *j, size_t lo, size_t n, size_t task) {
 /* Chunk states and parts for sharing, when it is on (else cs stays NULL). */
 static dsv4_status alloc_sharing(mhc_job *j, size_t chunk) {
     size_t chunks = ceil_div(j->T, chunk), parts, bytes;
-    j->nseg = segments(j);
-    atomic_init(&j->started, 0);
     if (chunks < 2 || chunks > SHARE_CHUNKS_PER_THREAD * (size_t)dsv4_threads_get() ||
         j->nseg > 0xFFFFFFFFu || !dsv4_mul_ok(chunks, j->nseg, &parts) ||
         !dsv4_mul_ok(parts, mix_scratch_floats(j, chunk) * sizeof(float), &bytes))

@@ -158,7 +158,8 @@ static void mixes_reduce_avx512(const float *accf, size_t ntok, size_t rows, flo
     const __m512 *acc = (const __m512 *)accf;
     size_t stride = dsv4_mhc_acc_rows(rows, RR);
     for (size_t t = 0; t < ntok; t++) {
-        for (size_t r = 0; r < rows; r++) raw[t * rows + r] = _mm512_reduce_add_ps(acc[t * stride + r]);
+        for (size_t r = 0; r < rows; r++)
+            raw[t * rows + r] = _mm512_reduce_add_ps(acc[t * stride + r]);
         if (sumsq) sumsq[t] = _mm512_reduce_add_ps(acc[t * stride + stride - 1]);
     }
 }

@@ -367,7 +367,8 @@ static void check_segments(const dsv4_mhc_kernels *k, size_t ntok, size_t K, siz
                 mag += fabs((double)x[t * K + i] * fn[m * K + i]);
             }
             cr_assert(fabs(raw[t * rows + m] - dot) <= 4e-6 * mag + 1e-30,
-                      "%s mixes t=%zu m=%zu: %g, exact %g", isa, t, m, (double)raw[t * rows + m], dot);
+                      "%s mixes t=%zu m=%zu: %g, exact %g", isa, t, m,
+                      (double)raw[t * rows + m], dot);
         }
     }
     for (size_t b = 1; b < nseg; b++) { /* the owner sums [0, b), helpers [b, nseg) */
