@@ -67,7 +67,7 @@ struct mhc_job {
     const float *s_in;        /* [T, n, n] */
     float *s_out;             /* [T, n, n] */
     float *scratch;           /* [tasks, (n*n + n) * lanes] */
-    float *mix_scratch;       /* [tasks, mix_scratch_floats] accumulators (mixes kernel) */
+    float *mix_scratch;       /* [tasks, mix_task_stride] accumulators (mixes kernel) */
     /* sharing the segments of hc_pre's chunks (NULL cs: no sharing) */
     struct chunk_state *cs;   /* [tasks] */
     float *parts;             /* [tasks, nseg, mix_scratch_floats] segments done by helpers */
@@ -172,12 +172,28 @@ static size_t mix_scratch_floats(const mhc_job *j, size_t chunk) {
     return whole_lines(chunk * dsv4_mhc_acc_rows(j->rows, k->mixes_tile_rows) * k->mixes_lanes);
 }
 
+/* Distance in floats from one task's accumulators to the next one's: the
+ * accumulators and then ACC_GAP_FLOATS unused.  Tasks run at once on
+ * different cores, each adding to its own accumulators token after token
+ * (1.6 KiB apart at V4 sizes).  With the parts adjacent, hc_pre at T = 64 on
+ * two threads took 255-295 us against 190 us with 64 KiB or more between
+ * them (16 KiB: 210-240 us), in one process alternating the layouts, while
+ * the kernels' other data stayed where they were.  The likely cause: one
+ * core's prefetchers run past the end of its accumulators into the next
+ * task's and take those lines from the core that is writing them.  The gap
+ * costs address space only; nothing touches it. */
+enum { ACC_GAP_FLOATS = 64 * 1024 / sizeof(float) };
+
+static size_t mix_task_stride(const mhc_job *j, size_t chunk) {
+    return mix_scratch_floats(j, chunk) + ACC_GAP_FLOATS;
+}
+
 static dsv4_status alloc_mix_scratch(mhc_job *j, size_t chunk) {
-    return alloc_task_scratch(j, chunk, mix_scratch_floats(j, chunk), &j->mix_scratch);
+    return alloc_task_scratch(j, chunk, mix_task_stride(j, chunk), &j->mix_scratch);
 }
 
 static float *task_acc(const mhc_job *j, size_t task) {
-    return &j->mix_scratch[task * mix_scratch_floats(j, j->per_task)];
+    return &j->mix_scratch[task * mix_task_stride(j, j->per_task)];
 }
 
 /* Segment seg of tokens [lo, lo + n) into acc (added when fold). */
