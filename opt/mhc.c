@@ -350,9 +350,8 @@ static dsv4_status phase_wsum(mhc_job *j) { return run_phase(j, wsum_chunk, elem
  * waits for those parts and adds them in order.  Each segment is added once,
  * in ascending order, whoever summed it (mhc_kernels.h), so the bits do not
  * depend on who helped.  This evens out threads that run at different speeds
- * (on the shared development machine one vCPU often ran the mixes 30-50%
- * slower than the other): at T = 64 on two threads, in such a phase, the
- * mixes took 200 us at the median instead of 225, and hc_pre 2-6% less
+ * (a shared machine has slow phases on one vCPU): with and without it,
+ * hc_pre's best call is the same and its median 2-5% lower with it
  * (spec/mhc.md §9).  The parts cost memory
  * (a chunk's accumulators per segment), so sharing is on only while there
  * are at most 2 chunks per thread; with more, the pool's chunk-by-chunk
