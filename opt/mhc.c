@@ -2,6 +2,11 @@
  * in ref's order, so the same bad input gives the same status), the kernel
  * table of the active ISA, and the split of the work into pool tasks.
  *
+ * A phase runs one pool task per thread, a "slot" with scratch of its own;
+ * each slot takes chunks of tokens in turn from a shared counter until none
+ * are left.  Scratch therefore grows with the thread count, not with T, and
+ * a thread keeps reusing the same scratch lines.
+ *
  * Every stage is a phase over all T tokens, cut into fixed chunks of tokens
  * whose size depends only on the shapes, never on the thread count; each
  * token's results are computed from that token alone by the same sequence
@@ -12,7 +17,7 @@
  * DSV4_MHC_MIX_TOKENS); its results do not depend on which tokens share a
  * chunk, nor on which thread sums which segment of k (mhc_kernels.h), so
  * the bits still never depend on the thread count.  With a mixes kernel,
- * hc_pre is one pass: each task takes such a chunk through rms + mixes (the
+ * hc_pre is one pass: a slot takes each chunk through rms + mixes (the
  * kernel sums the squares of x while it streams through), split + Sinkhorn
  * and the weighted sum, and the pool runs once; a thread left without a
  * chunk takes segments of a chunk still running (see "sharing").  Without
@@ -31,22 +36,23 @@
 #include <string.h>
 
 enum {
-    ELEM_TASK = 1 << 16, /* about this many x elements per task (rms, wsum, post) */
-    GATE_TASK = 256,     /* tokens per task of split + Sinkhorn */
+    ELEM_CHUNK = 1 << 16, /* about this many x elements per chunk (rms, wsum, post) */
+    GATE_CHUNK = 256,     /* tokens per chunk of split + Sinkhorn */
 };
 
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 typedef struct mhc_job mhc_job;
-typedef void (*chunk_fn)(mhc_job *j, size_t lo, size_t n, size_t task);
+typedef void (*chunk_fn)(mhc_job *j, size_t lo, size_t n, size_t slot);
 
 /* Everything a phase may need; each phase reads the fields it uses. */
 struct mhc_job {
     const dsv4_mhc_kernels *k;
     const dsv4_mhc_cfg *cfg;
     size_t K, hc, d, rows;
-    size_t T, per_task;       /* tokens, tokens per task of the current phase */
+    size_t T, per_chunk;      /* tokens, tokens per chunk of the current phase */
+    size_t slots;             /* pool tasks at most: one per thread, with its own scratch */
     int fuse_rms;             /* the mixes phase computes r as well */
     chunk_fn chunk;           /* the current phase */
     const float *x;           /* [T, hc, d] */
@@ -66,13 +72,14 @@ struct mhc_job {
     float eps;
     const float *s_in;        /* [T, n, n] */
     float *s_out;             /* [T, n, n] */
-    float *scratch;           /* [tasks, (n*n + n) * lanes] */
-    float *mix_scratch;       /* [tasks, mix_task_stride] accumulators (mixes kernel) */
+    float *scratch;           /* [slots, (n*n + n) * lanes] */
+    float *mix_scratch;       /* [slots, mix_slot_stride] accumulators (mixes kernel) */
     /* sharing the segments of hc_pre's chunks (NULL cs: no sharing) */
-    struct chunk_state *cs;   /* [tasks] */
-    float *parts;             /* [tasks, nseg, mix_scratch_floats] segments done by helpers */
+    struct chunk_state *cs;   /* [chunks] */
+    float *parts;             /* [chunks, nseg, mix_scratch_floats] segments done by helpers */
     size_t nseg;              /* segments of K (DSV4_MHC_SEG terms each) */
-    atomic_size_t started;    /* chunk tasks begun */
+    atomic_size_t next_chunk; /* the next chunk of the current phase to hand out */
+    atomic_size_t started;    /* chunks of hc_pre begun */
     atomic_int status;        /* first failure of a ref call inside a task */
 };
 
@@ -81,53 +88,68 @@ static void fail(mhc_job *j, dsv4_status st) {
     if (st != DSV4_OK) atomic_compare_exchange_strong(&j->status, &ok, (int)st);
 }
 
-static void task_fn(void *ctx, size_t task) {
+/* Pool task `slot`: chunks one after another, as long as there are any
+ * left, each with the slot's scratch.  A thread runs one slot at a time, so
+ * the slot's scratch is never used by two chunks at once. */
+static void slot_fn(void *ctx, size_t slot) {
     mhc_job *j = ctx;
-    size_t lo = task * j->per_task;
-    j->chunk(j, lo, min_sz(j->per_task, j->T - lo), task);
+    size_t chunks = ceil_div(j->T, j->per_chunk), c;
+    while ((c = atomic_fetch_add(&j->next_chunk, 1)) < chunks) {
+        size_t lo = c * j->per_chunk;
+        j->chunk(j, lo, min_sz(j->per_chunk, j->T - lo), slot);
+    }
 }
 
-/* Run one phase over the job's T tokens (T >= 1). */
-static dsv4_status run_phase(mhc_job *j, chunk_fn chunk, size_t per_task) {
+/* Run one phase over the job's T tokens (T >= 1) in chunks of per_chunk
+ * tokens, on at most j->slots pool tasks. */
+static dsv4_status run_phase(mhc_job *j, chunk_fn chunk, size_t per_chunk) {
     j->chunk = chunk;
-    j->per_task = per_task;
-    dsv4_status st = dsv4_pool_run(ceil_div(j->T, per_task), task_fn, j);
+    j->per_chunk = per_chunk;
+    atomic_store(&j->next_chunk, 0);
+    dsv4_status st = dsv4_pool_run(min_sz(j->slots, ceil_div(j->T, per_chunk)), slot_fn, j);
     return st != DSV4_OK ? st : (dsv4_status)atomic_load(&j->status);
 }
 
-/* Tokens per task so that a task sees about ELEM_TASK elements of x. */
+/* Tokens per chunk so that a chunk holds about ELEM_CHUNK elements of x. */
 static size_t elem_tokens(size_t per_token) {
-    return per_token >= ELEM_TASK ? 1 : ELEM_TASK / per_token;
+    return per_token >= ELEM_CHUNK ? 1 : ELEM_CHUNK / per_token;
 }
 
-static void job_init(mhc_job *j, const dsv4_mhc_cfg *cfg, size_t T, size_t K) {
+/* A job over T tokens with the active ISA's kernels and one slot per
+ * thread (the thread count is read once, here). */
+static void job_base_init(mhc_job *j, size_t T) {
     memset(j, 0, sizeof *j);
     j->k = dsv4_mhc_kernels_for(dsv4_isa_active());
-    j->cfg = cfg;
     j->T = T;
-    j->K = K;
-    j->hc = cfg->hc;
-    j->d = cfg->d;
-    j->nseg = ceil_div(K, DSV4_MHC_SEG);
+    j->slots = (size_t)dsv4_threads_get();
+    atomic_init(&j->next_chunk, 0);
     atomic_init(&j->started, 0);
     atomic_init(&j->status, DSV4_OK);
 }
 
-/* ---- per-task scratch ---------------------------------------------------------------- */
-/* Floats rounded up to whole 64-byte cache lines: each task's part of a
- * scratch array then starts on its own line, so tasks running at once on
+static void job_init(mhc_job *j, const dsv4_mhc_cfg *cfg, size_t T, size_t K) {
+    job_base_init(j, T);
+    j->cfg = cfg;
+    j->K = K;
+    j->hc = cfg->hc;
+    j->d = cfg->d;
+    j->nseg = ceil_div(K, DSV4_MHC_SEG);
+}
+
+/* ---- per-slot scratch ---------------------------------------------------------------- */
+/* Floats rounded up to whole 64-byte cache lines: each slot's part of a
+ * scratch array then starts on its own line, so slots running at once on
  * different cores never write to the same line (with adjacent parts sharing
  * a line, two threads ran Sinkhorn slower than one), and vector stores of
- * the kernels are aligned. */
+ * the kernels are aligned.  Scratch is per slot, not per chunk, so it does
+ * not grow with T, and a thread keeps reusing the same lines. */
 static size_t whole_lines(size_t floats) { return (floats + 15) / 16 * 16; }
 
-/* *out = one part of `per_task` floats (whole_lines) for each task of a
- * phase of `chunk`-token tasks over the job's T tokens. */
-static dsv4_status alloc_task_scratch(const mhc_job *j, size_t chunk, size_t per_task,
-                                      float **out) {
+/* *out = one part of `per_slot` floats (whole_lines) for each of the job's
+ * slots. */
+static dsv4_status alloc_slot_scratch(const mhc_job *j, size_t per_slot, float **out) {
     size_t total;
-    if (!dsv4_mul_ok(ceil_div(j->T, chunk), per_task, &total) ||
-        !dsv4_mul_ok(total, sizeof(float), &total))
+    if (!dsv4_mul_ok(j->slots, per_slot, &total) || !dsv4_mul_ok(total, sizeof(float), &total))
         return DSV4_E_NOMEM;
     *out = aligned_alloc(64, total ? total : 64); /* a multiple of 64 bytes */
     return *out ? DSV4_OK : DSV4_E_NOMEM;
@@ -141,8 +163,8 @@ static float rms_factor(const mhc_job *j, float ss) {
     return 1.0f / sqrtf(ms + j->cfg->norm_eps);
 }
 
-static void rms_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
-    (void)task;
+static void rms_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
+    (void)slot;
     for (size_t t = lo; t < lo + n; t++) j->r[t] = rms_factor(j, j->k->sumsq(&j->x[t * j->K], j->K));
 }
 
@@ -154,46 +176,46 @@ static void scale_by_r(mhc_job *j, size_t lo, size_t n) {
         for (size_t m = 0; m < j->rows; m++) j->mixes[t * j->rows + m] *= j->r[t];
 }
 
-/* Tokens per call of the mixes kernel, and per task of the fused hc_pre:
- * the fewest calls (each reads all of fn) that are a multiple of the thread
- * count and take at most DSV4_MHC_MIX_TOKENS tokens each, T spread evenly
- * over them.  Measured at d = 4096 on two threads: at T = 64, 32 tokens a
- * call against 8 (the earlier fixed size) took hc_pre from 0.44 to 0.48-0.50
- * of peak; at T = 128 and 256, 64 tokens a call ran 3-5% faster than 32. */
-static size_t mix_tokens(size_t T) {
-    size_t threads = (size_t)dsv4_threads_get();
-    size_t calls = threads * ceil_div(T, threads * DSV4_MHC_MIX_TOKENS);
-    return ceil_div(T, calls);
+/* Tokens per call of the mixes kernel, and per chunk of the fused hc_pre:
+ * the fewest calls (each reads all of fn) that are a multiple of the slot
+ * (thread) count and take at most DSV4_MHC_MIX_TOKENS tokens each, the
+ * job's T spread evenly over them.  Measured at d = 4096 on two threads: at
+ * T = 64, 32 tokens a call against 8 (the earlier fixed size) took hc_pre
+ * from 0.44 to 0.48-0.50 of peak; at T = 128 and 256, 64 tokens a call ran
+ * 3-5% faster than 32. */
+static size_t mix_tokens(const mhc_job *j) {
+    size_t calls = j->slots * ceil_div(j->T, j->slots * DSV4_MHC_MIX_TOKENS);
+    return ceil_div(j->T, calls);
 }
 
-/* Floats of one task's mixes accumulators for chunks of `chunk` tokens. */
+/* Floats of one chunk's mixes accumulators, for chunks of `chunk` tokens. */
 static size_t mix_scratch_floats(const mhc_job *j, size_t chunk) {
     const dsv4_mhc_kernels *k = j->k;
     return whole_lines(chunk * dsv4_mhc_acc_rows(j->rows, k->mixes_tile_rows) * k->mixes_lanes);
 }
 
-/* Distance in floats from one task's accumulators to the next one's: the
- * accumulators and then ACC_GAP_FLOATS unused.  Tasks run at once on
+/* Distance in floats from one slot's accumulators to the next one's: the
+ * accumulators and then ACC_GAP_FLOATS unused.  Slots run at once on
  * different cores, each adding to its own accumulators token after token
  * (1.6 KiB apart at V4 sizes).  With the parts adjacent, hc_pre at T = 64 on
  * two threads took 255-295 us against 190 us with 64 KiB or more between
  * them (16 KiB: 210-240 us), in one process alternating the layouts, while
  * the kernels' other data stayed where they were.  The likely cause: one
  * core's prefetchers run past the end of its accumulators into the next
- * task's and take those lines from the core that is writing them.  The gap
+ * slot's and take those lines from the core that is writing them.  The gap
  * costs address space only; nothing touches it. */
 enum { ACC_GAP_FLOATS = 64 * 1024 / sizeof(float) };
 
-static size_t mix_task_stride(const mhc_job *j, size_t chunk) {
+static size_t mix_slot_stride(const mhc_job *j, size_t chunk) {
     return mix_scratch_floats(j, chunk) + ACC_GAP_FLOATS;
 }
 
 static dsv4_status alloc_mix_scratch(mhc_job *j, size_t chunk) {
-    return alloc_task_scratch(j, chunk, mix_task_stride(j, chunk), &j->mix_scratch);
+    return alloc_slot_scratch(j, mix_slot_stride(j, chunk), &j->mix_scratch);
 }
 
-static float *task_acc(const mhc_job *j, size_t task) {
-    return &j->mix_scratch[task * mix_task_stride(j, j->per_task)];
+static float *slot_acc(const mhc_job *j, size_t slot) {
+    return &j->mix_scratch[slot * mix_slot_stride(j, j->per_chunk)];
 }
 
 /* Segment seg of tokens [lo, lo + n) into acc (added when fold). */
@@ -213,14 +235,14 @@ static void mixes_finish(mhc_job *j, size_t lo, size_t n, const float *acc) {
 
 /* The mixes kernel over all segments in order; with fuse_rms it also gives
  * the sums of squares, and r. */
-static void mixes_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
-    float *acc = task_acc(j, task);
+static void mixes_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
+    float *acc = slot_acc(j, slot);
     for (size_t s = 0; s < j->nseg; s++) mixes_segment(j, lo, n, s, s > 0, acc);
     mixes_finish(j, lo, n, acc);
 }
 
-static void scale_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
-    (void)task;
+static void scale_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
+    (void)slot;
     scale_by_r(j, lo, n);
 }
 
@@ -230,9 +252,9 @@ static void scale_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
  * before the GEMM. */
 static dsv4_status phase_mixes(mhc_job *j) {
     if (j->k->mixes_seg) {
-        size_t per_task = mix_tokens(j->T);
-        dsv4_status st = alloc_mix_scratch(j, per_task);
-        if (st == DSV4_OK) st = run_phase(j, mixes_chunk, per_task);
+        size_t per_chunk = mix_tokens(j);
+        dsv4_status st = alloc_mix_scratch(j, per_chunk);
+        if (st == DSV4_OK) st = run_phase(j, mixes_chunk, per_chunk);
         free(j->mix_scratch);
         j->mix_scratch = NULL;
         return st;
@@ -243,22 +265,22 @@ static dsv4_status phase_mixes(mhc_job *j) {
     }
     dsv4_status st = dsv4_opt_sgemm(0, 1, j->T, j->rows, j->K, 1.0f, j->x, j->K, j->fn, j->K, 0.0f,
                                     j->mixes, j->rows);
-    return st != DSV4_OK ? st : run_phase(j, scale_chunk, GATE_TASK);
+    return st != DSV4_OK ? st : run_phase(j, scale_chunk, GATE_CHUNK);
 }
 
 /* ---- (S) Sinkhorn on a chunk ------------------------------------------------------ */
-/* Floats of one task's Sinkhorn scratch. */
+/* Floats of one slot's Sinkhorn scratch. */
 static size_t sinkhorn_scratch_floats(const mhc_job *j) {
     return whole_lines((j->n * j->n + j->n) * j->k->sinkhorn_lanes);
 }
 
 /* j->s_in -> j->s_out for tokens [lo, lo + cnt). */
-static void sinkhorn_range(mhc_job *j, size_t lo, size_t cnt, size_t task) {
+static void sinkhorn_range(mhc_job *j, size_t lo, size_t cnt, size_t slot) {
     size_t nn = j->n * j->n;
     const float *in = &j->s_in[lo * nn];
     float *out = &j->s_out[lo * nn];
     if (j->k->sinkhorn) {
-        float *scratch = &j->scratch[task * sinkhorn_scratch_floats(j)];
+        float *scratch = &j->scratch[slot * sinkhorn_scratch_floats(j)];
         j->k->sinkhorn(j->n, j->softmax, j->rounds, j->eps, cnt, in, out, scratch);
     } else if (j->softmax) {
         fail(j, dsv4_ref_sinkhorn(j->n, j->rounds + 1, j->eps, cnt, in, out));
@@ -267,13 +289,13 @@ static void sinkhorn_range(mhc_job *j, size_t lo, size_t cnt, size_t task) {
     }
 }
 
-static void sinkhorn_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
-    sinkhorn_range(j, lo, n, task);
+static void sinkhorn_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
+    sinkhorn_range(j, lo, n, slot);
 }
 
-/* Scratch for the Sinkhorn kernel of a phase of `chunk`-token tasks. */
-static dsv4_status alloc_sinkhorn_scratch(mhc_job *j, size_t chunk) {
-    return alloc_task_scratch(j, chunk, sinkhorn_scratch_floats(j), &j->scratch);
+/* Scratch for the Sinkhorn kernel, one part per slot. */
+static dsv4_status alloc_sinkhorn_scratch(mhc_job *j) {
+    return alloc_slot_scratch(j, sinkhorn_scratch_floats(j), &j->scratch);
 }
 
 /* ---- (H3)+(H4) split and Sinkhorn (hc_pre), weights (hc_head) -------------------- */
@@ -315,20 +337,20 @@ static void split_chunk(mhc_job *j, size_t lo, size_t n) {
     }
 }
 
-static void gates_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
+static void gates_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
     split_chunk(j, lo, n);
-    sinkhorn_range(j, lo, n, task);
+    sinkhorn_range(j, lo, n, slot);
 }
 
 /* hc_head: w = sigmoid + hc_eps (no factor 2, no Sinkhorn). */
-static void head_weights_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
-    (void)task;
+static void head_weights_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
+    (void)slot;
     eps_gates(j, lo, n, &j->pre[lo * j->hc]);
 }
 
 /* ---- (H5) weighted sum and hc_post ---------------------------------------------------- */
-static void wsum_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
-    (void)task;
+static void wsum_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
+    (void)slot;
     const float *x = &j->x[lo * j->K], *w = &j->w[lo * j->hc];
     float *y = &j->y[lo * j->d];
     if (!j->k->weighted_sum) {
@@ -342,8 +364,8 @@ static void wsum_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
 static dsv4_status phase_wsum(mhc_job *j) { return run_phase(j, wsum_chunk, elem_tokens(j->K)); }
 
 /* ---- sharing a chunk's segments (hc_pre) -------------------------------------------
- * The task of a chunk takes the chunk's segments from the front, one by one,
- * and adds each to the chunk's accumulators.  A thread that finds its own
+ * The owner of a chunk (the slot that took it) takes the chunk's segments
+ * from the front, one by one, and adds each to its accumulators.  A thread that finds its own
  * segments taken and no chunk left to start helps a chunk still running: it
  * takes segments from the back, sums each into a part of its own (stored,
  * not added) and marks it done.  When the front meets the back, the owner
@@ -352,10 +374,9 @@ static dsv4_status phase_wsum(mhc_job *j) { return run_phase(j, wsum_chunk, elem
  * depend on who helped.  This evens out threads that run at different speeds
  * (a shared machine has slow phases on one vCPU): with and without it,
  * hc_pre's best call is the same and its median 2-5% lower with it
- * (spec/mhc.md §9).  The parts cost memory
- * (a chunk's accumulators per segment), so sharing is on only while there
- * are at most 2 chunks per thread; with more, the pool's chunk-by-chunk
- * hand-out balances most of the work. */
+ * (spec/mhc.md §9).  The parts cost memory (a chunk's accumulators per
+ * segment), so sharing is on only while there are at most 2 chunks per
+ * slot; with more, the chunk-by-chunk hand-out balances most of the work. */
 typedef struct chunk_state {
     _Alignas(64) atomic_ullong free_segs; /* free segments [front, back): front | back << 32 */
     atomic_int owned;                     /* the owner took segment 0: helpers may come */
@@ -378,8 +399,8 @@ static int take_segment(chunk_state *c, int back, size_t *seg) {
     }
 }
 
-static float *part_of(const mhc_job *j, size_t task, size_t seg) {
-    return &j->parts[(task * j->nseg + seg) * mix_scratch_floats(j, j->per_task)];
+static float *part_of(const mhc_job *j, size_t chunk, size_t seg) {
+    return &j->parts[(chunk * j->nseg + seg) * mix_scratch_floats(j, j->per_chunk)];
 }
 
 /* Wait (spinning, yielding now and then) until helpers finished `count`
@@ -391,33 +412,34 @@ static void wait_helped(chunk_state *c, size_t count) {
 
 /* Helper: once every chunk has begun, take back segments of the others. */
 static void help_chunks(mhc_job *j, size_t self) {
-    size_t chunks = ceil_div(j->T, j->per_task);
-    if (atomic_load(&j->started) < chunks) return; /* the pool still hands out chunks */
+    size_t chunks = ceil_div(j->T, j->per_chunk);
+    if (atomic_load(&j->started) < chunks) return; /* chunks still to hand out */
     for (size_t t = 0; t < chunks; t++) {
         chunk_state *c = &j->cs[t];
-        size_t seg, lo = t * j->per_task;
+        size_t seg, lo = t * j->per_chunk;
         if (t == self || !atomic_load_explicit(&c->owned, memory_order_acquire)) continue;
         while (take_segment(c, 1, &seg)) {
-            mixes_segment(j, lo, min_sz(j->per_task, j->T - lo), seg, 0, part_of(j, t, seg));
+            mixes_segment(j, lo, min_sz(j->per_chunk, j->T - lo), seg, 0, part_of(j, t, seg));
             atomic_fetch_add_explicit(&c->helped, 1, memory_order_release);
         }
     }
 }
 
 /* Owner: segments from the front, then the helpers' parts in order. */
-static void owned_mixes(mhc_job *j, size_t lo, size_t n, size_t task) {
-    chunk_state *c = &j->cs[task];
-    float *acc = task_acc(j, task);
+static void owned_mixes(mhc_job *j, size_t lo, size_t n, size_t slot) {
+    size_t chunk = lo / j->per_chunk;
+    chunk_state *c = &j->cs[chunk];
+    float *acc = slot_acc(j, slot);
     size_t seg;
     int more = take_segment(c, 0, &seg); /* segment 0: nobody helps before `owned` */
     atomic_store_explicit(&c->owned, 1, memory_order_release);
     for (; more; more = take_segment(c, 0, &seg)) mixes_segment(j, lo, n, seg, seg > 0, acc);
-    help_chunks(j, task);
+    help_chunks(j, chunk);
     size_t end = (size_t)(atomic_load(&c->free_segs) >> 32);
     wait_helped(c, j->nseg - end);
-    size_t floats = mix_scratch_floats(j, j->per_task);
+    size_t floats = mix_scratch_floats(j, j->per_chunk);
     for (size_t s = end; s < j->nseg; s++) {
-        const float *part = part_of(j, task, s);
+        const float *part = part_of(j, chunk, s);
         for (size_t i = 0; i < floats; i++) acc[i] = acc[i] + part[i];
     }
     mixes_finish(j, lo, n, acc);
@@ -426,7 +448,7 @@ static void owned_mixes(mhc_job *j, size_t lo, size_t n, size_t task) {
 /* Chunk states and parts for sharing, when it is on (else cs stays NULL). */
 static dsv4_status alloc_sharing(mhc_job *j, size_t chunk) {
     size_t chunks = ceil_div(j->T, chunk), parts, bytes;
-    if (chunks < 2 || chunks > SHARE_CHUNKS_PER_THREAD * (size_t)dsv4_threads_get() ||
+    if (chunks < 2 || chunks > SHARE_CHUNKS_PER_THREAD * j->slots ||
         j->nseg > 0xFFFFFFFFu || !dsv4_mul_ok(chunks, j->nseg, &parts) ||
         !dsv4_mul_ok(parts, mix_scratch_floats(j, chunk) * sizeof(float), &bytes))
         return DSV4_OK; /* no sharing */
@@ -442,20 +464,20 @@ static dsv4_status alloc_sharing(mhc_job *j, size_t chunk) {
 }
 
 /* ---- hc_pre in one pass: H1-H5 on each chunk of mix_tokens(T) tokens --------------
- * Right after a chunk's mixes, the same task splits, runs Sinkhorn and forms
+ * Right after a chunk's mixes, the same slot splits, runs Sinkhorn and forms
  * the weighted sum while the end of the chunk's x is still in this core's
  * cache, and the pool runs once.  Each token's operations are those of the
  * separate phases, so the bits are the same. */
-static void pre_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
+static void pre_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
     atomic_fetch_add(&j->started, 1);
-    if (j->cs) owned_mixes(j, lo, n, task);
-    else mixes_chunk(j, lo, n, task);
-    gates_chunk(j, lo, n, task);
-    wsum_chunk(j, lo, n, task);
+    if (j->cs) owned_mixes(j, lo, n, slot);
+    else mixes_chunk(j, lo, n, slot);
+    gates_chunk(j, lo, n, slot);
+    wsum_chunk(j, lo, n, slot);
 }
 
-static void post_chunk(mhc_job *j, size_t lo, size_t n, size_t task) {
-    (void)task;
+static void post_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
+    (void)slot;
     size_t hc = j->hc, K = j->K, d = j->d;
     const float *f = &j->f[lo * d], *x = &j->x[lo * K], *post = &j->w[lo * hc];
     const float *comb = &j->comb_in[lo * hc * hc];
@@ -527,18 +549,15 @@ dsv4_status dsv4_opt_hc_weighted_sum(const dsv4_mhc_cfg *cfg, size_t T, const fl
 static dsv4_status run_sinkhorn(size_t n, int softmax, int rounds, float eps, size_t T,
                                 const float *in, float *out) {
     mhc_job j;
-    memset(&j, 0, sizeof j);
-    j.k = dsv4_mhc_kernels_for(dsv4_isa_active());
-    j.T = T;
+    job_base_init(&j, T);
     j.n = n;
     j.softmax = softmax;
     j.rounds = rounds;
     j.eps = eps;
     j.s_in = in;
     j.s_out = out;
-    atomic_init(&j.status, DSV4_OK);
-    dsv4_status st = alloc_sinkhorn_scratch(&j, GATE_TASK);
-    if (st == DSV4_OK) st = run_phase(&j, sinkhorn_chunk, GATE_TASK);
+    dsv4_status st = alloc_sinkhorn_scratch(&j);
+    if (st == DSV4_OK) st = run_phase(&j, sinkhorn_chunk, GATE_CHUNK);
     free(j.scratch);
     return st;
 }
@@ -622,20 +641,20 @@ dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, c
     j.eps = cfg->hc_eps;
     float *block = NULL;
     /* with a mixes kernel, one fused pass; else the phases one by one */
-    size_t gate_task = j.k->mixes_seg ? mix_tokens(T) : GATE_TASK;
+    size_t chunk = j.k->mixes_seg ? mix_tokens(&j) : GATE_CHUNK;
     st = alloc_token_scratch(&j, hc * hc, &block);
-    if (st == DSV4_OK) st = alloc_sinkhorn_scratch(&j, gate_task);
-    if (st == DSV4_OK && j.k->mixes_seg) st = alloc_mix_scratch(&j, gate_task);
-    if (st == DSV4_OK && j.k->mixes_seg) st = alloc_sharing(&j, gate_task);
+    if (st == DSV4_OK) st = alloc_sinkhorn_scratch(&j);
+    if (st == DSV4_OK && j.k->mixes_seg) st = alloc_mix_scratch(&j, chunk);
+    if (st == DSV4_OK && j.k->mixes_seg) st = alloc_sharing(&j, chunk);
     j.s_in = j.logits;
     j.s_out = comb;
     j.w = j.pre;
     j.fuse_rms = 1;
     if (st == DSV4_OK && j.k->mixes_seg) {
-        st = run_phase(&j, pre_chunk, gate_task);                      /* H1-H5 */
+        st = run_phase(&j, pre_chunk, chunk);                          /* H1-H5 */
     } else {
         if (st == DSV4_OK) st = phase_mixes(&j);                       /* H1, H2 */
-        if (st == DSV4_OK) st = run_phase(&j, gates_chunk, GATE_TASK); /* H3, H4 */
+        if (st == DSV4_OK) st = run_phase(&j, gates_chunk, GATE_CHUNK); /* H3, H4 */
         if (st == DSV4_OK) st = phase_wsum(&j);                        /* H5 */
     }
     if (st == DSV4_OK && stages) {
@@ -672,7 +691,7 @@ dsv4_status dsv4_opt_hc_head(const dsv4_mhc_cfg *cfg, size_t T, const float *x, 
     j.w = j.pre;
     j.fuse_rms = 1;
     if (st == DSV4_OK) st = phase_mixes(&j);
-    if (st == DSV4_OK) st = run_phase(&j, head_weights_chunk, GATE_TASK);
+    if (st == DSV4_OK) st = run_phase(&j, head_weights_chunk, GATE_CHUNK);
     if (st == DSV4_OK) st = phase_wsum(&j);
     if (st == DSV4_OK && stages) {
         copy_stage(stages->r, j.r, T);
