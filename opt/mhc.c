@@ -365,10 +365,10 @@ static dsv4_status phase_wsum(mhc_job *j) { return run_phase(j, wsum_chunk, elem
 
 /* ---- sharing a chunk's segments (hc_pre) -------------------------------------------
  * The owner of a chunk (the slot that took it) takes the chunk's segments
- * from the front, one by one, and adds each to its accumulators.  A thread that finds its own
- * segments taken and no chunk left to start helps a chunk still running: it
- * takes segments from the back, sums each into a part of its own (stored,
- * not added) and marks it done.  When the front meets the back, the owner
+ * from the front, one by one, and adds each to its accumulators.  A thread
+ * that finds its own segments taken and no chunk left to start helps a chunk
+ * still running: it takes segments from the back, sums each into a part of
+ * its own (stored, not added) and marks it done.  When the front meets the back, the owner
  * waits for those parts and adds them in order.  Each segment is added once,
  * in ascending order, whoever summed it (mhc_kernels.h), so the bits do not
  * depend on who helped.  This evens out threads that run at different speeds
