@@ -165,7 +165,8 @@ static float rms_factor(const mhc_job *j, float ss) {
 
 static void rms_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
     (void)slot;
-    for (size_t t = lo; t < lo + n; t++) j->r[t] = rms_factor(j, j->k->sumsq(&j->x[t * j->K], j->K));
+    for (size_t t = lo; t < lo + n; t++)
+        j->r[t] = rms_factor(j, j->k->sumsq(&j->x[t * j->K], j->K));
 }
 
 static dsv4_status phase_rms(mhc_job *j) { return run_phase(j, rms_chunk, elem_tokens(j->K)); }
