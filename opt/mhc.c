@@ -177,13 +177,10 @@ static void scale_by_r(mhc_job *j, size_t lo, size_t n) {
         for (size_t m = 0; m < j->rows; m++) j->mixes[t * j->rows + m] *= j->r[t];
 }
 
-/* Tokens per call of the mixes kernel, and per chunk of the fused hc_pre:
- * the fewest calls (each reads all of fn) that are a multiple of the slot
- * (thread) count and take at most DSV4_MHC_MIX_TOKENS tokens each, the
- * job's T spread evenly over them.  Measured at d = 4096 on two threads: at
- * T = 64, 32 tokens a call against 8 (the earlier fixed size) took hc_pre
- * from 0.44 to 0.48-0.50 of peak; at T = 128 and 256, 64 tokens a call ran
- * 3-5% faster than 32. */
+/* Tokens per chunk of the mixes, and of the fused hc_pre: the fewest
+ * chunks (each reads all of fn) that are a multiple of the slot (thread)
+ * count and take at most DSV4_MHC_MIX_TOKENS tokens each (mhc_kernels.h),
+ * the job's T spread evenly over them. */
 static size_t mix_tokens(const mhc_job *j) {
     size_t calls = j->slots * ceil_div(j->T, j->slots * DSV4_MHC_MIX_TOKENS);
     return ceil_div(j->T, calls);

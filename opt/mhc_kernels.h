@@ -85,11 +85,13 @@ typedef struct dsv4_mhc_kernels {
     dsv4_expf_array_fn expf_array;
 } dsv4_mhc_kernels;
 
-/* Tokens per chunk of the mixes (one pool task) at most.  A chunk's
- * segments read all of fn (1.5 MiB at V4-Flash sizes), so fewer, larger
- * chunks read less: at T = 128 and 256 on two threads, 64 tokens a chunk ran
- * hc_pre 3-5% faster than 32 (128 was no faster).  The accumulators live in
- * the driver's scratch (100 KiB for 64 tokens with AVX-512). */
+/* Tokens per chunk of the mixes at most.  A chunk's segments read all of
+ * fn (1.5 MiB at V4-Flash sizes), so fewer, larger chunks read less.  At
+ * T = 128 and 256, chunks of at most 32 tokens were within 4% of 64 on one
+ * and two threads (calls alternating in one process); 16 was slower, and
+ * 128 no faster.
+ * The accumulators live in the driver's per-thread scratch (100 KiB for 64
+ * tokens with AVX-512). */
 enum { DSV4_MHC_MIX_TOKENS = 64 };
 
 extern const dsv4_mhc_kernels dsv4_mhc_kernels_scalar;
