@@ -366,15 +366,15 @@ static dsv4_status phase_wsum(mhc_job *j) { return run_phase(j, wsum_chunk, elem
  * from the front, one by one, and adds each to its accumulators.  A thread
  * that finds its own segments taken and no chunk left to start helps a chunk
  * still running: it takes segments from the back, sums each into a part of
- * its own (stored, not added) and marks it done.  When the front meets the back, the owner
- * waits for those parts and adds them in order.  Each segment is added once,
- * in ascending order, whoever summed it (mhc_kernels.h), so the bits do not
- * depend on who helped.  This evens out threads that run at different speeds
- * (a shared machine has slow phases on one vCPU): with and without it,
- * hc_pre's best call is the same and its median 2-5% lower with it
- * (spec/mhc.md §9).  The parts cost memory (a chunk's accumulators per
- * segment), so sharing is on only while there are at most 2 chunks per
- * slot; with more, the chunk-by-chunk hand-out balances most of the work. */
+ * its own (stored, not added) and marks it done.  When the front meets the
+ * back, the owner waits for those parts and adds them in order.  Each segment
+ * is added once, in ascending order, whoever summed it (mhc_kernels.h), so
+ * the bits do not depend on who helped.  This evens out threads that run at
+ * different speeds (a shared machine has slow phases on one vCPU): with and
+ * without it, hc_pre's best call is the same and its median 2-5% lower with
+ * it (spec/mhc.md §9).  The parts cost memory (a chunk's accumulators per
+ * segment), so sharing is on only while there are at most 2 chunks per slot;
+ * with more, the chunk-by-chunk hand-out balances most of the work. */
 typedef struct chunk_state {
     _Alignas(64) atomic_ullong free_segs; /* free segments [front, back): front | back << 32 */
     atomic_int owned;                     /* the owner took segment 0: helpers may come */
