@@ -182,8 +182,8 @@ static void scale_by_r(mhc_job *j, size_t lo, size_t n) {
  * count and take at most DSV4_MHC_MIX_TOKENS tokens each (mhc_kernels.h),
  * the job's T spread evenly over them. */
 static size_t mix_tokens(const mhc_job *j) {
-    size_t calls = j->slots * ceil_div(j->T, j->slots * DSV4_MHC_MIX_TOKENS);
-    return ceil_div(j->T, calls);
+    size_t chunks = j->slots * ceil_div(j->T, j->slots * DSV4_MHC_MIX_TOKENS);
+    return ceil_div(j->T, chunks);
 }
 
 /* Floats of one chunk's mixes accumulators, for chunks of `chunk` tokens. */
