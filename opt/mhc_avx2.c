@@ -103,11 +103,15 @@ static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m
             for (int t = 0; t < tt; t++) a[t][r] = _mm256_fmadd_ps(xv[t], fv, a[t][r]);
         }
     }
+    /* The tail, under a mask; unrolled like the main loop so that a[][]
+     * stays in registers around it (mhc_avx512.c, spec/mhc.md §9). */
     if (k < k1) {
         __m256i mk = first_lanes(k1 - k);
+#pragma GCC unroll 3
         for (int t = 0; t < tt; t++) {
             __m256 xv = _mm256_maskload_ps(m->x[t] + k, mk);
             if (sq) s[t] = _mm256_fmadd_ps(xv, xv, s[t]);
+#pragma GCC unroll 4
             for (int r = 0; r < RR; r++)
                 a[t][r] = _mm256_fmadd_ps(xv, _mm256_maskload_ps(m->f[r] + k, mk), a[t][r]);
         }
