@@ -139,21 +139,19 @@ static void mixes_seg_avx2(const float *x, size_t ntok, size_t K, const float *f
     size_t stride = dsv4_mhc_acc_rows(rows, RR);
     size_t k0 = seg * DSV4_MHC_SEG, k1 = min_sz(K, k0 + DSV4_MHC_SEG);
     mix_tile m = {.stride = stride, .fold = fold};
+    size_t tiles = dsv4_mhc_tile_count(ntok, TT);
     for (size_t g = 0; g < rows; g += RR) {
-        int gsq = sq && g == 0;
+        int gsq = sq && g == 0, backward = (g / RR) % 2 == 1;
         for (size_t r = 0; r < RR; r++) m.f[r] = fn + min_sz(g + r, rows - 1) * K;
-        size_t t = 0;
-        for (; t + TT <= ntok; t += TT) {
-            for (size_t i = 0; i < TT; i++) m.x[i] = x + (t + i) * K;
+        for (size_t i = 0; i < tiles; i++) {
+            size_t t, tt = dsv4_mhc_tile_at(i, ntok, TT, backward, &t);
+            for (size_t q = 0; q < tt; q++) m.x[q] = x + (t + q) * K;
             m.acc = &acc[t * stride + g];
             m.ss = &acc[t * stride + stride - 1];
-            (gsq ? mix_tile_3s : mix_tile_3)(&m, k0, k1);
-        }
-        for (; t < ntok; t++) {
-            m.x[0] = x + t * K;
-            m.acc = &acc[t * stride + g];
-            m.ss = &acc[t * stride + stride - 1];
-            (gsq ? mix_tile_1s : mix_tile_1)(&m, k0, k1);
+            if (tt == TT)
+                (gsq ? mix_tile_3s : mix_tile_3)(&m, k0, k1);
+            else
+                (gsq ? mix_tile_1s : mix_tile_1)(&m, k0, k1);
         }
     }
 }

@@ -37,6 +37,26 @@ static inline size_t dsv4_mhc_acc_rows(size_t rows, size_t tile_rows) {
     return (rows + tile_rows - 1) / tile_rows * tile_rows + 1;
 }
 
+/* The token tiles of one row group of a mixes segment: ntok / tt whole
+ * tiles of tt tokens, then the last ntok % tt tokens one at a time, so
+ * dsv4_mhc_tile_count(ntok, tt) tiles in all.  The i-th tile visited
+ * starts at token *first and holds the returned number of tokens; with
+ * `backward` the tiles are visited from the last to the first.  The
+ * kernels go forward in even row groups and backward in odd ones, so each
+ * group starts on the x lines the previous one read last, which are still
+ * in L1 or L2 (spec/mhc.md §9).  Every (token, row) sum is its own, so the
+ * visiting order changes no bit. */
+static inline size_t dsv4_mhc_tile_count(size_t ntok, size_t tt) {
+    return ntok / tt + ntok % tt;
+}
+
+static inline size_t dsv4_mhc_tile_at(size_t i, size_t ntok, size_t tt, int backward,
+                                      size_t *first) {
+    size_t full = ntok / tt, tile = backward ? dsv4_mhc_tile_count(ntok, tt) - 1 - i : i;
+    *first = tile < full ? tile * tt : full * tt + (tile - full);
+    return tile < full ? tt : 1;
+}
+
 /* Sum of x_k^2 over one token x [K]. */
 typedef float (*dsv4_sumsq_fn)(const float *x, size_t K);
 
