@@ -401,6 +401,39 @@ Test(mixes_segments, helped_parts_give_the_same_bits) {
     }
 }
 
+/* The row groups visit the token tiles forward and backward in turn
+ * (dsv4_mhc_tile_at): either way every token must be in exactly one tile,
+ * whole tiles first and then single tokens, and backward must be forward
+ * reversed. */
+Test(mixes_segments, tile_order_covers_each_token_once) {
+    for (size_t tt = 2; tt <= 4; tt++) {
+        for (size_t ntok = 0; ntok <= 70; ntok++) {
+            size_t tiles = dsv4_mhc_tile_count(ntok, tt), first_f[80], size_f[80];
+            int seen[80] = {0};
+            cr_assert(tiles <= 80);
+            for (size_t i = 0; i < tiles; i++) {
+                size_t t;
+                size_f[i] = dsv4_mhc_tile_at(i, ntok, tt, 0, &t);
+                first_f[i] = t;
+                cr_assert(size_f[i] == tt || size_f[i] == 1, "tt %zu ntok %zu tile %zu", tt, ntok, i);
+                cr_assert(i == 0 || size_f[i] <= size_f[i - 1], "whole tiles first");
+                for (size_t q = 0; q < size_f[i]; q++) {
+                    cr_assert(t + q < ntok, "tt %zu ntok %zu: token %zu past the end", tt, ntok, t + q);
+                    seen[t + q]++;
+                }
+            }
+            for (size_t t = 0; t < ntok; t++)
+                cr_assert_eq(seen[t], 1, "tt %zu ntok %zu: token %zu in %d tiles", tt, ntok, t, seen[t]);
+            for (size_t i = 0; i < tiles; i++) {
+                size_t t, n = dsv4_mhc_tile_at(i, ntok, tt, 1, &t);
+                cr_assert(t == first_f[tiles - 1 - i] && n == size_f[tiles - 1 - i],
+                          "tt %zu ntok %zu: backward tile %zu is not forward's %zu", tt, ntok, i,
+                          tiles - 1 - i);
+            }
+        }
+    }
+}
+
 /* ---- NaN/Inf token stays in its token ------------------------------------------------ */
 Test(opt_vs_ref, nan_token_is_contained) {
     mcase c;
