@@ -119,6 +119,7 @@ typedef struct gemm_job {
     size_t panel_max;   /* columns of a full panel, a multiple of nr */
     size_t j_panel, panel_cols; /* the panel being worked on: C columns */
     size_t panel_blocks, pack_tasks; /* of the current panel */
+    size_t pack_slivers; /* nr slivers per pack task (of the current panel) */
     int shared_b;       /* op(B) packed once per panel into bp (else per block) */
     float *bp;          /* the packed panel: the k-block at p0 starts at
                            bp + p0 * panel_max, [slivers, kc, nr] */
@@ -177,10 +178,10 @@ static void block_kstep(const gemm_job *j, size_t i0, size_t rows, size_t j0, si
     }
 }
 
-/* Pack task: PACK_TASK_SLIVERS slivers of the panel for one k-block. */
+/* Pack task: pack_slivers slivers of the panel for one k-block. */
 static void pack_task(void *ctx, size_t task) {
     gemm_job *j = ctx;
-    size_t nr = j->kern->nr, chunk = PACK_TASK_SLIVERS * nr;
+    size_t nr = j->kern->nr, chunk = j->pack_slivers * nr;
     size_t chunks = ceil_div(j->panel_cols, chunk);
     size_t p0 = task / chunks * j->kc, c0 = task % chunks * chunk;
     size_t kc = min_size(j->kc, j->k - p0), cols = min_size(chunk, j->panel_cols - c0);
@@ -283,14 +284,25 @@ static void plan(gemm_job *j, size_t threads) {
     j->bp_floats = j->shared_b ? 0 : round16(j->nc * j->kc);
 }
 
+/* Slivers per pack task: PACK_TASK_SLIVERS, halved while that would leave
+ * a worker without a pack task (a small panel, one k-block: at 256^3 the
+ * whole panel was one task, packed by one thread while the other waited). */
+static size_t pack_slivers(size_t slivers, size_t kblocks, size_t workers) {
+    size_t per = PACK_TASK_SLIVERS;
+    while (per > 1 && kblocks * ceil_div(slivers, per) < workers) per = ceil_div(per, 2);
+    return per;
+}
+
 /* Pack the panel of C columns [j0, j0 + cols) of op(B), then compute its
  * blocks: two pool runs, the end of the first being the point where the
  * whole panel is packed. */
 static dsv4_status run_panel(gemm_job *j, size_t j0, size_t cols, size_t workers) {
     const dsv4_gemm_kernels *kn = j->kern;
+    size_t kblocks = ceil_div(j->k, j->kc), slivers = ceil_div(cols, kn->nr);
     j->j_panel = j0;
     j->panel_cols = cols;
-    j->pack_tasks = ceil_div(j->k, j->kc) * ceil_div(cols, PACK_TASK_SLIVERS * kn->nr);
+    j->pack_slivers = pack_slivers(slivers, kblocks, workers);
+    j->pack_tasks = kblocks * ceil_div(slivers, j->pack_slivers);
     dsv4_status st = j->shared_b ? dsv4_pool_run(j->pack_tasks, pack_task, j) : DSV4_OK;
     if (st != DSV4_OK) return st;
     j->panel_blocks = j->blocks_m * ceil_div(cols, j->nc);
