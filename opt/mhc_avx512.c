@@ -99,7 +99,7 @@ static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m
     /* The last K % 16 terms; zero lanes add nothing.  These loops are
      * unrolled as the main loop is: rolled, they made GCC keep a[][] on the
      * stack (zeroed, loaded before the main loop, stored after it), and
-     * hc_pre ran 6-8% slower (spec/mhc.md §9). */
+     * hc_pre ran 5-8% slower (spec/mhc.md §9). */
     if (k < k1) {
         __mmask16 mk = first_lanes(k1 - k);
 #pragma GCC unroll 4
