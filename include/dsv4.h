@@ -83,7 +83,11 @@ const char *dsv4_isa_name(dsv4_isa isa);
 dsv4_status dsv4_isa_parse(const char *name, dsv4_isa *out);
 
 /* Threads used by opt_* (default: DSV4_THREADS, else the online CPU count).
- * Results never depend on the thread count.  n must be in [1, 256]. */
+ * Results never depend on the thread count.  n must be in [1, 256].  The
+ * caller works too; the others are the library's own threads.  On Linux
+ * one of those that finds itself on the caller's CPU moves to another CPU
+ * of its affinity mask (which it keeps as it was); the caller's thread is
+ * never moved or pinned. */
 dsv4_status dsv4_threads_set(int n);
 int dsv4_threads_get(void);
 

@@ -18,8 +18,24 @@
  * then nobody spins; and a spinning thread yields its CPU every 256 rounds
  * in case other processes want it.
  *
+ * Placement (Linux): the scheduler sometimes puts a worker on the CPU the
+ * caller is running on, even with another CPU idle, and leaves it there for
+ * tens of milliseconds.  The worker then cannot run until the caller stops
+ * computing, so the caller does every task itself and the call takes as
+ * long as on one thread.  On this project's 2-vCPU VM that happened in 5 of
+ * 16 processes, for 31-65 of their 300 hc_pre calls (each about 2x slower;
+ * spec/mhc.md §9).  So a worker that finds itself on the caller's CPU when
+ * it joins a job steps aside: it narrows its CPU mask to the others for a
+ * moment, so the kernel moves it at once, then puts its mask back as it
+ * was.  Then no process of 16 had more slow calls than usual.  A mask is
+ * never widened, the caller is never moved, and nothing happens when the
+ * threads outnumber the CPUs (they must share then).
+ *
  * Thread count: dsv4_threads_set(), else DSV4_THREADS, else the number of
  * online CPUs, capped at DSV4_MAX_THREADS. */
+#if defined(__linux__)
+#define _GNU_SOURCE /* sched_getcpu, sched_{get,set}affinity */
+#endif
 #include "opt.h"
 
 #include <pthread.h>
@@ -46,6 +62,7 @@ static atomic_ulong generation; /* +1 per job; stored (release) with `lock` held
 static atomic_int busy_workers; /* workers of the current job still in it */
 static atomic_int active_workers; /* workers taking part in the current job */
 static atomic_int spin_ok;        /* the current thread count fits the online CPUs */
+static atomic_int job_cpu;        /* the CPU the caller ran on when it published the job */
 
 static dsv4_task_fn job_fn;
 static void *job_ctx;
@@ -110,6 +127,32 @@ static int spin_until(int (*ready)(const void *), const void *arg) {
     }
 }
 
+/* The CPU this thread runs on, or -1 where that cannot be known. */
+static int current_cpu(void) {
+#if defined(__linux__)
+    return sched_getcpu();
+#else
+    return -1;
+#endif
+}
+
+/* Move the calling worker off `cpu` (see "Placement" above): narrow its
+ * mask to the other CPUs it may use, which makes the kernel migrate it
+ * now, then restore the mask.  Does nothing if `cpu` is its only CPU or a
+ * call fails. */
+static void step_aside(int cpu) {
+#if defined(__linux__)
+    cpu_set_t mine, others;
+    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof mine, &mine) != 0) return;
+    others = mine;
+    CPU_CLR(cpu, &others);
+    if (CPU_COUNT(&others) == 0) return;
+    if (sched_setaffinity(0, sizeof others, &others) == 0) sched_setaffinity(0, sizeof mine, &mine);
+#else
+    (void)cpu;
+#endif
+}
+
 static int new_job(const void *seen) {
     return atomic_load_explicit(&generation, memory_order_acquire) != *(const unsigned long *)seen;
 }
@@ -134,6 +177,10 @@ static void *worker_main(void *arg) {
         seen = atomic_load_explicit(&generation, memory_order_acquire);
         worked = id < atomic_load(&active_workers);
         if (!worked) continue; /* not part of this job */
+        int caller = atomic_load_explicit(&job_cpu, memory_order_relaxed);
+        if (atomic_load_explicit(&spin_ok, memory_order_relaxed) && caller >= 0 &&
+            current_cpu() == caller)
+            step_aside(caller);
         drain();
         if (atomic_fetch_sub_explicit(&busy_workers, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&lock); /* the caller may be about to sleep: signal under the lock */
@@ -203,6 +250,7 @@ dsv4_status dsv4_pool_run(size_t n_tasks, dsv4_task_fn fn, void *ctx) {
     atomic_store(&next_task, 0);
     atomic_store(&active_workers, n_threads - 1);
     atomic_store(&busy_workers, n_threads - 1);
+    atomic_store_explicit(&job_cpu, current_cpu(), memory_order_relaxed);
     atomic_fetch_add_explicit(&generation, 1, memory_order_release);
     pthread_cond_broadcast(&wake);
     pthread_mutex_unlock(&lock);
