@@ -155,12 +155,28 @@ static dsv4_status alloc_slot_scratch(const mhc_job *j, size_t per_slot, float *
     return *out ? DSV4_OK : DSV4_E_NOMEM;
 }
 
+/* ---- NaN bits ------------------------------------------------------------------ */
+/* v, or the quiet NaN 0x7FC00000 for any NaN (spec/mhc.md §6).  When two
+ * NaNs meet (x's own and one made by Inf - Inf or 0 * Inf), x86 passes on
+ * the payload of one operand, picked by operand order; the compiler orders
+ * the operands of each kernel variant in its own way (a token in a 4-token
+ * tile or alone, a helper's segment or the owner's), and which variant a
+ * token meets depends on the chunking and so on the thread count.  Giving
+ * r and mixes this one NaN keeps every output bit independent of them. */
+static float canonical_nan(float v) {
+    if (v == v) return v;
+    const uint32_t q = 0x7FC00000u;
+    float nan;
+    memcpy(&nan, &q, sizeof nan);
+    return nan;
+}
+
 /* ---- (H1) rms ------------------------------------------------------------------ */
 /* r from the sum of squares: ref's divide, add, sqrt, divide (IEEE div and
  * sqrt, no reciprocal estimates). */
 static float rms_factor(const mhc_job *j, float ss) {
     float ms = ss / (float)j->K;
-    return 1.0f / sqrtf(ms + j->cfg->norm_eps);
+    return canonical_nan(1.0f / sqrtf(ms + j->cfg->norm_eps));
 }
 
 static void rms_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
@@ -174,7 +190,8 @@ static dsv4_status phase_rms(mhc_job *j) { return run_phase(j, rms_chunk, elem_t
 /* ---- (H2) mixes ------------------------------------------------------------------ */
 static void scale_by_r(mhc_job *j, size_t lo, size_t n) {
     for (size_t t = lo; t < lo + n; t++)
-        for (size_t m = 0; m < j->rows; m++) j->mixes[t * j->rows + m] *= j->r[t];
+        for (size_t m = 0; m < j->rows; m++)
+            j->mixes[t * j->rows + m] = canonical_nan(j->mixes[t * j->rows + m] * j->r[t]);
 }
 
 /* Tokens per chunk of the mixes, and of the fused hc_pre: the fewest

@@ -454,6 +454,53 @@ Test(opt_vs_ref, nan_token_is_contained) {
 }
 
 /* ---- Sinkhorn on many tokens and other n -------------------------------------------- */
+/* Tokens whose x holds NaNs with payloads of both signs and infinities of
+ * both signs make NaNs of their own inside the sums (Inf - Inf), and x86
+ * passes on one NaN's payload by operand order, which differs between the
+ * kernel variants a token may meet (4-token tile or alone, owner or helper
+ * segment).  opt gives r and mixes the one quiet NaN (spec/mhc.md §6), so
+ * every output has the same bits for 1, 2 and 3 threads.  Without that,
+ * r of token 37 was 0xffc54321 on one thread and 0x7fc12345 on two (AVX2). */
+Test(opt_vs_ref, nan_bits_do_not_depend_on_thread_count, .timeout = 600) {
+    mcase c;
+    case_make(&c, 4, 1029, 70, 20); /* 70 tokens: chunks and tiles cut differently per count */
+    const uint32_t special[4] = {0x7FC12345u, 0xFFC54321u, 0x7F800000u, 0xFF800000u};
+    for (size_t t = 1; t < c.T; t += 3)
+        for (int q = 0; q < 64; q++) c.x[t * c.K + rng32() % c.K] = f32(special[q % 4]);
+    mout one, o;
+    out_alloc(&one, &c);
+    out_alloc(&o, &c);
+    dsv4_isa isas[DSV4_ISA_COUNT];
+    int n = isa_list(isas);
+    for (int k = 0; k < n; k++) {
+        cr_assert_eq(dsv4_isa_set(isas[k]), DSV4_OK);
+        dsv4_threads_set(1);
+        run_all(&c, 1, &one);
+        for (int threads = 2; threads <= 3; threads++) {
+            dsv4_threads_set(threads);
+            run_all(&c, 1, &o);
+            char where[64];
+            snprintf(where, sizeof where, "%s, %d threads against 1", dsv4_isa_name(isas[k]),
+                     threads);
+            size_t T = c.T, hc = c.cfg.hc, d = c.cfg.d;
+            same_bits("r", o.r, one.r, T, where);
+            same_bits("mixes", o.mixes, one.mixes, T * c.rows, where);
+            same_bits("pre", o.pre, one.pre, T * hc, where);
+            same_bits("logits", o.logits, one.logits, T * hc * hc, where);
+            same_bits("post", o.post, one.post, T * hc, where);
+            same_bits("comb", o.comb, one.comb, T * hc * hc, where);
+            same_bits("y", o.y, one.y, T * d, where);
+            same_bits("head r", o.hr, one.hr, T, where);
+            same_bits("head mixes", o.hmixes, one.hmixes, T * hc, where);
+            same_bits("head w", o.hw, one.hw, T * hc, where);
+            same_bits("head y", o.hy, one.hy, T * d, where);
+        }
+    }
+    out_free(&one);
+    out_free(&o);
+    case_free(&c);
+}
+
 Test(sinkhorn, many_tokens_general_n) {
     static const size_t ns[] = {1, 2, 3, 4, 5, 8};
     static const size_t Ts[] = {1, 7, 15, 16, 17, 31, 33, 255, 256, 257, 600};
