@@ -56,6 +56,7 @@ struct mhc_job {
     int fuse_rms;             /* the mixes phase computes r as well */
     chunk_fn chunk;           /* the current phase */
     const float *x;           /* [T, hc, d] */
+    const uint16_t *xb;       /* [T, hc, d] bf16 codes (hc_pre_bf16; x is NULL then) */
     const float *fn;          /* [rows, K] */
     const float *scale, *base;
     const float *f;           /* [T, d] (hc_post) */
@@ -66,6 +67,7 @@ struct mhc_job {
     float *pre, *post;        /* [T, hc] */
     float *logits, *comb;     /* [T, hc, hc] */
     float *y;                 /* [T, d] or [T, hc, d] (hc_post) */
+    uint16_t *yb;             /* [T, d] bf16 codes (hc_pre_bf16; y is NULL then) */
     /* Sinkhorn */
     size_t n;
     int softmax, rounds;
@@ -236,7 +238,11 @@ static float *slot_acc(const mhc_job *j, size_t slot) {
 /* Segment seg of tokens [lo, lo + n) into acc (added when fold). */
 static void mixes_segment(const mhc_job *j, size_t lo, size_t n, size_t seg, int fold,
                           float *acc) {
-    j->k->mixes_seg(&j->x[lo * j->K], n, j->K, j->fn, j->rows, seg, fold, j->fuse_rms, acc);
+    if (j->xb)
+        j->k->mixes_seg_bf16(&j->xb[lo * j->K], n, j->K, j->fn, j->rows, seg, fold, j->fuse_rms,
+                             acc);
+    else
+        j->k->mixes_seg(&j->x[lo * j->K], n, j->K, j->fn, j->rows, seg, fold, j->fuse_rms, acc);
 }
 
 /* mixes (and with fuse_rms r) of tokens [lo, lo + n) from their summed
@@ -366,6 +372,12 @@ static void head_weights_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
 /* ---- (H5) weighted sum and hc_post ---------------------------------------------------- */
 static void wsum_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
     (void)slot;
+    if (j->xb) { /* hc_pre_bf16: kernels present (dsv4_opt_hc_pre_bf16) */
+        for (size_t t = lo; t < lo + n; t++)
+            j->k->weighted_sum_bf16(&j->xb[t * j->K], &j->w[t * j->hc], j->hc, j->d,
+                                    &j->yb[t * j->d]);
+        return;
+    }
     const float *x = &j->x[lo * j->K], *w = &j->w[lo * j->hc];
     float *y = &j->y[lo * j->d];
     if (!j->k->weighted_sum) {
@@ -631,59 +643,96 @@ static void copy_stage(float *dst, const float *src, size_t n) {
     if (dst) memcpy(dst, src, n * sizeof(float));
 }
 
+/* hc_pre on a job whose x (or xb) and y (or yb) are set; arguments checked.
+ * With xb, the job's kernels have the bf16 variants. */
+static dsv4_status run_hc_pre(mhc_job *j, const float *fn, const float *scale, const float *base,
+                              float *post, float *comb, const dsv4_hc_pre_stages *stages) {
+    const dsv4_mhc_cfg *cfg = j->cfg;
+    size_t T = j->T, hc = j->hc;
+    dsv4_status st;
+    j->rows = (2 + hc) * hc;
+    j->fn = fn;
+    j->scale = scale;
+    j->base = base;
+    j->post = post;
+    j->comb = comb;
+    /* Sinkhorn of the gates phase: logits -> comb, iters = rounds + 1 */
+    j->n = hc;
+    j->softmax = 1;
+    j->rounds = cfg->sinkhorn_iters - 1;
+    j->eps = cfg->hc_eps;
+    float *block = NULL;
+    /* with a mixes kernel, one fused pass; else the phases one by one */
+    size_t chunk = j->k->mixes_seg ? mix_tokens(j) : GATE_CHUNK;
+    st = alloc_token_scratch(j, hc * hc, &block);
+    if (st == DSV4_OK) st = alloc_sinkhorn_scratch(j);
+    if (st == DSV4_OK && j->k->mixes_seg) st = alloc_mix_scratch(j, chunk);
+    if (st == DSV4_OK && j->k->mixes_seg) st = alloc_sharing(j, chunk);
+    j->s_in = j->logits;
+    j->s_out = comb;
+    j->w = j->pre;
+    j->fuse_rms = 1;
+    if (st == DSV4_OK && j->k->mixes_seg) {
+        st = run_phase(j, pre_chunk, chunk);                           /* H1-H5 */
+    } else {
+        if (st == DSV4_OK) st = phase_mixes(j);                        /* H1, H2 */
+        if (st == DSV4_OK) st = run_phase(j, gates_chunk, GATE_CHUNK); /* H3, H4 */
+        if (st == DSV4_OK) st = phase_wsum(j);                         /* H5 */
+    }
+    if (st == DSV4_OK && stages) {
+        copy_stage(stages->r, j->r, T);
+        copy_stage(stages->mixes, j->mixes, T * j->rows);
+        copy_stage(stages->pre, j->pre, T * hc);
+        copy_stage(stages->logits, j->logits, T * hc * hc);
+    }
+    free(j->mix_scratch);
+    free(j->cs);
+    free(j->parts);
+    free(j->scratch);
+    free(block);
+    return st;
+}
+
+/* hc_pre's checks, in ref's order; x and y of either form.  DSV4_OK with
+ * T == 0 means an empty call. */
+static dsv4_status pre_check(const dsv4_mhc_cfg *cfg, size_t T, const void *x, const float *fn,
+                             const float *scale, const float *base, const void *y,
+                             const float *post, const float *comb, size_t *K) {
+    dsv4_status st = opt_check(cfg, T, K);
+    if (st != DSV4_OK || T == 0) return st;
+    return x && fn && scale && base && y && post && comb ? DSV4_OK : DSV4_E_NULL;
+}
+
 dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,
                             const float *scale, const float *base, float *y, float *post,
                             float *comb, const dsv4_hc_pre_stages *stages) {
     size_t K;
-    dsv4_status st = opt_check(cfg, T, &K);
+    dsv4_status st = pre_check(cfg, T, x, fn, scale, base, y, post, comb, &K);
     if (st != DSV4_OK || T == 0) return st;
-    if (!x || !fn || !scale || !base || !y || !post || !comb) return DSV4_E_NULL;
     mhc_job j;
     job_init(&j, cfg, T, K);
-    size_t hc = j.hc;
-    j.rows = (2 + hc) * hc;
     j.x = x;
-    j.fn = fn;
-    j.scale = scale;
-    j.base = base;
-    j.post = post;
-    j.comb = comb;
     j.y = y;
-    /* Sinkhorn of the gates phase: logits -> comb, iters = rounds + 1 */
-    j.n = hc;
-    j.softmax = 1;
-    j.rounds = cfg->sinkhorn_iters - 1;
-    j.eps = cfg->hc_eps;
-    float *block = NULL;
-    /* with a mixes kernel, one fused pass; else the phases one by one */
-    size_t chunk = j.k->mixes_seg ? mix_tokens(&j) : GATE_CHUNK;
-    st = alloc_token_scratch(&j, hc * hc, &block);
-    if (st == DSV4_OK) st = alloc_sinkhorn_scratch(&j);
-    if (st == DSV4_OK && j.k->mixes_seg) st = alloc_mix_scratch(&j, chunk);
-    if (st == DSV4_OK && j.k->mixes_seg) st = alloc_sharing(&j, chunk);
-    j.s_in = j.logits;
-    j.s_out = comb;
-    j.w = j.pre;
-    j.fuse_rms = 1;
-    if (st == DSV4_OK && j.k->mixes_seg) {
-        st = run_phase(&j, pre_chunk, chunk);                          /* H1-H5 */
-    } else {
-        if (st == DSV4_OK) st = phase_mixes(&j);                       /* H1, H2 */
-        if (st == DSV4_OK) st = run_phase(&j, gates_chunk, GATE_CHUNK); /* H3, H4 */
-        if (st == DSV4_OK) st = phase_wsum(&j);                        /* H5 */
-    }
-    if (st == DSV4_OK && stages) {
-        copy_stage(stages->r, j.r, T);
-        copy_stage(stages->mixes, j.mixes, T * j.rows);
-        copy_stage(stages->pre, j.pre, T * hc);
-        copy_stage(stages->logits, j.logits, T * hc * hc);
-    }
-    free(j.mix_scratch);
-    free(j.cs);
-    free(j.parts);
-    free(j.scratch);
-    free(block);
-    return st;
+    return run_hc_pre(&j, fn, scale, base, post, comb, stages);
+}
+
+/* The codes read and written directly when the ISA's kernels can (the
+ * fused one-pass hc_pre); else blocks of x widened, as ref does. */
+dsv4_status dsv4_opt_hc_pre_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
+                                 const float *fn, const float *scale, const float *base,
+                                 uint16_t *y, float *post, float *comb,
+                                 const dsv4_hc_pre_stages *stages) {
+    size_t K;
+    dsv4_status st = pre_check(cfg, T, x, fn, scale, base, y, post, comb, &K);
+    if (st != DSV4_OK || T == 0) return st;
+    mhc_job j;
+    job_init(&j, cfg, T, K);
+    if (!j.k->mixes_seg || !j.k->mixes_seg_bf16 || !j.k->weighted_sum_bf16)
+        return dsv4_hc_pre_bf16_widened(dsv4_opt_hc_pre, cfg, T, x, fn, scale, base, y, post,
+                                        comb, stages);
+    j.xb = x;
+    j.yb = y;
+    return run_hc_pre(&j, fn, scale, base, post, comb, stages);
 }
 
 dsv4_status dsv4_opt_hc_head(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,

@@ -6,6 +6,7 @@
 #include "mhc_kernels.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 enum { W = 8 }; /* lanes */
 
@@ -25,6 +26,31 @@ static inline __m256 load_m(const float *p, __m256i mk, size_t m) {
 static inline void store_m(float *p, __m256i mk, size_t m, __m256 v) {
     if (m == W) _mm256_storeu_ps(p, v);
     else _mm256_maskstore_ps(p, mk, v);
+}
+
+/* 8 values of x from element k: fp32, or with `bf16` bf16 codes, each
+ * widened exactly (the code becomes the upper half of the fp32 bits).
+ * load_x_part: the first m lanes, the others 0, nothing read past them. */
+static inline __m256 widen_bf16(__m128i codes) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(codes), 16));
+}
+
+static inline __m256 load_x(const void *x, int bf16, size_t k) {
+    if (bf16) return widen_bf16(_mm_loadu_si128((const __m128i *)((const uint16_t *)x + k)));
+    return _mm256_loadu_ps((const float *)x + k);
+}
+
+static inline __m256 load_x_part(const void *x, int bf16, size_t k, __m256i mk, size_t m) {
+    if (!bf16) return load_m((const float *)x + k, mk, m);
+    if (m == W) return load_x(x, 1, k);
+    uint16_t part[W] = {0}; /* AVX2 has no 16-bit masked load */
+    memcpy(part, (const uint16_t *)x + k, m * sizeof *part);
+    return widen_bf16(_mm_loadu_si128((const __m128i *)part));
+}
+
+/* Element i of x, fp32 or bf16 codes. */
+static inline const void *x_at(const void *x, int bf16, size_t i) {
+    return bf16 ? (const void *)((const uint16_t *)x + i) : (const void *)((const float *)x + i);
 }
 
 /* A fixed reduction of 8 lanes: (0+4, 1+5, 2+6, 3+7), then pairs. */
@@ -71,7 +97,7 @@ static float sumsq_avx2(const float *x, size_t K) {
 enum { TT = 3, RR = 4 };
 
 typedef struct mix_tile {
-    const float *x[TT];
+    const void *x[TT]; /* token rows [K], fp32 or bf16 codes */
     const float *f[RR];
     __m256 *acc;   /* acc[t * stride + r] */
     __m256 *ss;    /* ss[t * stride] (when sq) */
@@ -80,7 +106,7 @@ typedef struct mix_tile {
 } mix_tile;
 
 static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m, int tt, int sq,
-                                                               size_t k0, size_t k1) {
+                                                               int xb, size_t k0, size_t k1) {
     __m256 a[TT][RR], s[TT];
 #pragma GCC unroll 3
     for (int t = 0; t < tt; t++) {
@@ -93,7 +119,7 @@ static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m
         __m256 xv[TT];
 #pragma GCC unroll 3
         for (int t = 0; t < tt; t++) {
-            xv[t] = _mm256_loadu_ps(m->x[t] + k);
+            xv[t] = load_x(m->x[t], xb, k);
             if (sq) s[t] = _mm256_fmadd_ps(xv[t], xv[t], s[t]);
         }
 #pragma GCC unroll 4
@@ -109,7 +135,7 @@ static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m
         __m256i mk = first_lanes(k1 - k);
 #pragma GCC unroll 3
         for (int t = 0; t < tt; t++) {
-            __m256 xv = _mm256_maskload_ps(m->x[t] + k, mk);
+            __m256 xv = load_x_part(m->x[t], xb, k, mk, k1 - k);
             if (sq) s[t] = _mm256_fmadd_ps(xv, xv, s[t]);
 #pragma GCC unroll 4
             for (int r = 0; r < RR; r++)
@@ -128,13 +154,21 @@ static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m
     }
 }
 
-static void mix_tile_3(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 0, k0, k1); }
-static void mix_tile_1(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 0, k0, k1); }
-static void mix_tile_3s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 1, k0, k1); }
-static void mix_tile_1s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 1, k0, k1); }
+/* tile_fns[xb][sq][tt == TT], each compiled with its loops unrolled. */
+typedef void (*mix_tile_fn)(const mix_tile *m, size_t k0, size_t k1);
+static void mix_1(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 0, 0, k0, k1); }
+static void mix_3(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 0, 0, k0, k1); }
+static void mix_1s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 1, 0, k0, k1); }
+static void mix_3s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 1, 0, k0, k1); }
+static void mix_1b(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 0, 1, k0, k1); }
+static void mix_3b(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 0, 1, k0, k1); }
+static void mix_1sb(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 1, 1, k0, k1); }
+static void mix_3sb(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 1, 1, k0, k1); }
+static const mix_tile_fn tile_fns[2][2][2] = {{{mix_1, mix_3}, {mix_1s, mix_3s}},
+                                              {{mix_1b, mix_3b}, {mix_1sb, mix_3sb}}};
 
-static void mixes_seg_avx2(const float *x, size_t ntok, size_t K, const float *fn, size_t rows,
-                           size_t seg, int fold, int sq, float *accf) {
+static void mixes_seg_run(const void *x, int xb, size_t ntok, size_t K, const float *fn,
+                          size_t rows, size_t seg, int fold, int sq, float *accf) {
     __m256 *acc = (__m256 *)accf; /* [ntok][stride] */
     size_t stride = dsv4_mhc_acc_rows(rows, RR);
     size_t k0 = seg * DSV4_MHC_SEG, k1 = min_sz(K, k0 + DSV4_MHC_SEG);
@@ -145,15 +179,22 @@ static void mixes_seg_avx2(const float *x, size_t ntok, size_t K, const float *f
         for (size_t r = 0; r < RR; r++) m.f[r] = fn + min_sz(g + r, rows - 1) * K;
         for (size_t i = 0; i < tiles; i++) {
             size_t t, tt = dsv4_mhc_tile_at(i, ntok, TT, backward, &t);
-            for (size_t q = 0; q < tt; q++) m.x[q] = x + (t + q) * K;
+            for (size_t q = 0; q < tt; q++) m.x[q] = x_at(x, xb, (t + q) * K);
             m.acc = &acc[t * stride + g];
             m.ss = &acc[t * stride + stride - 1];
-            if (tt == TT)
-                (gsq ? mix_tile_3s : mix_tile_3)(&m, k0, k1);
-            else
-                (gsq ? mix_tile_1s : mix_tile_1)(&m, k0, k1);
+            tile_fns[xb][gsq][tt == TT](&m, k0, k1);
         }
     }
+}
+
+static void mixes_seg_avx2(const float *x, size_t ntok, size_t K, const float *fn, size_t rows,
+                           size_t seg, int fold, int sq, float *acc) {
+    mixes_seg_run(x, 0, ntok, K, fn, rows, seg, fold, sq, acc);
+}
+
+static void mixes_seg_bf16_avx2(const uint16_t *x, size_t ntok, size_t K, const float *fn,
+                                size_t rows, size_t seg, int fold, int sq, float *acc) {
+    mixes_seg_run(x, 1, ntok, K, fn, rows, seg, fold, sq, acc);
 }
 
 static void mixes_reduce_avx2(const float *accf, size_t ntok, size_t rows, float *raw,
@@ -236,36 +277,63 @@ enum { BV = 8 };
 
 /* acc[v] = sum_j w_j * x[j][i + 8v ..], from 0, j ascending (ref's order),
  * for v < nv (nv = BV, or 1 with m lanes).  x [hc, d]. */
-static inline __attribute__((always_inline)) void stream_mix(const float *x, const float *w,
-                                                             size_t w_stride, size_t hc, size_t d,
-                                                             size_t i, int nv, __m256i mk,
-                                                             size_t m, __m256 *acc) {
+static inline __attribute__((always_inline)) void stream_mix(const void *x, int xb,
+                                                             const float *w, size_t w_stride,
+                                                             size_t hc, size_t d, size_t i, int nv,
+                                                             __m256i mk, size_t m, __m256 *acc) {
 #pragma GCC unroll 8
     for (int v = 0; v < nv; v++) acc[v] = _mm256_setzero_ps();
     for (size_t j = 0; j < hc; j++) {
         const __m256 wj = _mm256_set1_ps(w[j * w_stride]);
-        const float *xj = x + j * d + i;
 #pragma GCC unroll 8
         for (int v = 0; v < nv; v++)
-            acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(wj, load_m(xj + v * W, mk, m)));
+            acc[v] = _mm256_add_ps(acc[v],
+                                   _mm256_mul_ps(wj, load_x_part(x, xb, j * d + i + v * W, mk, m)));
     }
 }
 
-/* y[i + 8v ..] = bf16(sum_j w_j x[j][..]) for v < nv. */
-static inline __attribute__((always_inline)) void wsum_run(const float *x, const float *w,
+/* The codes of 8 bf16-rounded values (their upper halves), m of them
+ * stored. */
+static inline void store_codes(uint16_t *p, size_t m, __m256 v) {
+    __m256i hi = _mm256_srli_epi32(_mm256_castps_si256(v), 16);
+    __m128i codes = _mm_packus_epi32(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1));
+    if (m == W) {
+        _mm_storeu_si128((__m128i *)p, codes);
+    } else {
+        uint16_t part[W];
+        _mm_storeu_si128((__m128i *)part, codes);
+        memcpy(p, part, m * sizeof *part);
+    }
+}
+
+/* y[i + 8v ..] = bf16(sum_j w_j x[j][..]) for v < nv; with xb, x and y
+ * hold bf16 codes. */
+static inline __attribute__((always_inline)) void wsum_run(const void *x, int xb, const float *w,
                                                            size_t hc, size_t d, size_t i, int nv,
-                                                           size_t m, float *y) {
+                                                           size_t m, void *y) {
     const __m256i mk = first_lanes(m);
     __m256 acc[BV];
-    stream_mix(x, w, 1, hc, d, i, nv, mk, m, acc);
+    stream_mix(x, xb, w, 1, hc, d, i, nv, mk, m, acc);
 #pragma GCC unroll 8
-    for (int v = 0; v < nv; v++) store_m(y + i + v * W, mk, m, round_bf16(acc[v]));
+    for (int v = 0; v < nv; v++) {
+        if (xb) store_codes((uint16_t *)y + i + v * W, m, round_bf16(acc[v]));
+        else store_m((float *)y + i + v * W, mk, m, round_bf16(acc[v]));
+    }
+}
+
+static inline __attribute__((always_inline)) void wsum_all(const void *x, int xb, const float *w,
+                                                           size_t hc, size_t d, void *y) {
+    size_t i = 0;
+    for (; i + BV * W <= d; i += BV * W) wsum_run(x, xb, w, hc, d, i, BV, W, y);
+    for (; i < d; i += W) wsum_run(x, xb, w, hc, d, i, 1, min_sz(W, d - i), y);
 }
 
 static void wsum_avx2(const float *x, const float *w, size_t hc, size_t d, float *y) {
-    size_t i = 0;
-    for (; i + BV * W <= d; i += BV * W) wsum_run(x, w, hc, d, i, BV, W, y);
-    for (; i < d; i += W) wsum_run(x, w, hc, d, i, 1, min_sz(W, d - i), y);
+    wsum_all(x, 0, w, hc, d, y);
+}
+
+static void wsum_bf16_avx2(const uint16_t *x, const float *w, size_t hc, size_t d, uint16_t *y) {
+    wsum_all(x, 1, w, hc, d, y);
 }
 
 /* out[k][i + 8v ..] = bf16(post_k f[..] + sum_j comb[j][k] x[j][..]) for
@@ -280,7 +348,7 @@ static inline __attribute__((always_inline)) void post_run(const float *f, const
     for (size_t k = 0; k < hc; k++) {
         const __m256 pk = _mm256_set1_ps(post[k]);
         __m256 acc[BV];
-        stream_mix(x, comb + k, hc, hc, d, i, nv, mk, m, acc);
+        stream_mix(x, 0, comb + k, hc, hc, d, i, nv, mk, m, acc);
 #pragma GCC unroll 8
         for (int v = 0; v < nv; v++) {
             __m256 o = _mm256_add_ps(_mm256_mul_ps(pk, load_m(f + i + v * W, mk, m)), acc[v]);
@@ -299,12 +367,14 @@ static void post_avx2(const float *f, const float *x, const float *post, const f
 const dsv4_mhc_kernels dsv4_mhc_kernels_avx2 = {
     .sumsq = sumsq_avx2,
     .mixes_seg = mixes_seg_avx2,
+    .mixes_seg_bf16 = mixes_seg_bf16_avx2,
     .mixes_reduce = mixes_reduce_avx2,
     .mixes_lanes = W,
     .mixes_tile_rows = RR,
     .sinkhorn = sinkhorn_avx2,
     .sinkhorn_lanes = W,
     .weighted_sum = wsum_avx2,
+    .weighted_sum_bf16 = wsum_bf16_avx2,
     .post = post_avx2,
     .expf_array = dsv4_expf_array_avx2,
 };

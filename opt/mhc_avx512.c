@@ -25,6 +25,29 @@ static inline __m512 round_bf16(__m512 v) {
     return _mm512_castsi512_ps(r);
 }
 
+/* 16 values of x from element k: fp32, or with `bf16` bf16 codes, each
+ * widened exactly (the code becomes the upper half of the fp32 bits), so
+ * both give the same vector for the same values.  load_x_masked: the lanes
+ * outside mk read as 0 (their memory is not touched). */
+static inline __m512 widen_bf16(__m256i codes) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(codes), 16));
+}
+
+static inline __m512 load_x(const void *x, int bf16, size_t k) {
+    if (bf16) return widen_bf16(_mm256_loadu_si256((const __m256i *)((const uint16_t *)x + k)));
+    return _mm512_loadu_ps((const float *)x + k);
+}
+
+static inline __m512 load_x_masked(__mmask16 mk, const void *x, int bf16, size_t k) {
+    if (bf16) return widen_bf16(_mm256_maskz_loadu_epi16(mk, (const uint16_t *)x + k));
+    return _mm512_maskz_loadu_ps(mk, (const float *)x + k);
+}
+
+/* Element i of x, fp32 or bf16 codes. */
+static inline const void *x_at(const void *x, int bf16, size_t i) {
+    return bf16 ? (const void *)((const uint16_t *)x + i) : (const void *)((const float *)x + i);
+}
+
 /* ---- (H1) sum of squares ----------------------------------------------------
  * Per segment of DSV4_MHC_SEG terms (mhc_kernels.h): lane l sums x_k^2 over
  * the segment's k = l (mod 16) ascending, one FMA per term (the last K % 16
@@ -63,7 +86,7 @@ static float sumsq_avx512(const float *x, size_t K) {
 enum { TT = 4, RR = 6 };
 
 typedef struct mix_tile {
-    const float *x[TT]; /* token rows [K] */
+    const void *x[TT];  /* token rows [K], fp32 or bf16 codes */
     const float *f[RR]; /* fn rows [K] */
     __m512 *acc;        /* acc[t * stride + r] */
     __m512 *ss;         /* ss[t * stride]: the tokens' sums of squares (when sq) */
@@ -71,9 +94,10 @@ typedef struct mix_tile {
     int fold;           /* add to acc (else store) */
 } mix_tile;
 
-/* tt tokens (1 or TT) over terms [k0, k1); sq: also the sums of squares. */
+/* tt tokens (1 or TT) over terms [k0, k1); sq: also the sums of squares;
+ * xb: x holds bf16 codes. */
 static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m, int tt, int sq,
-                                                               size_t k0, size_t k1) {
+                                                               int xb, size_t k0, size_t k1) {
     __m512 a[TT][RR], s[TT];
 #pragma GCC unroll 4
     for (int t = 0; t < tt; t++) {
@@ -86,7 +110,7 @@ static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m
         __m512 xv[TT];
 #pragma GCC unroll 4
         for (int t = 0; t < tt; t++) {
-            xv[t] = _mm512_loadu_ps(m->x[t] + k);
+            xv[t] = load_x(m->x[t], xb, k);
             if (sq) s[t] = _mm512_fmadd_ps(xv[t], xv[t], s[t]);
         }
 #pragma GCC unroll 6
@@ -104,7 +128,7 @@ static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m
         __mmask16 mk = first_lanes(k1 - k);
 #pragma GCC unroll 4
         for (int t = 0; t < tt; t++) {
-            __m512 xv = _mm512_maskz_loadu_ps(mk, m->x[t] + k);
+            __m512 xv = load_x_masked(mk, m->x[t], xb, k);
             if (sq) s[t] = _mm512_fmadd_ps(xv, xv, s[t]);
 #pragma GCC unroll 6
             for (int r = 0; r < RR; r++)
@@ -123,11 +147,19 @@ static inline __attribute__((always_inline)) void mix_tile_run(const mix_tile *m
     }
 }
 
-/* The four variants, each compiled with its loops unrolled. */
-static void mix_tile_4(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 0, k0, k1); }
-static void mix_tile_1(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 0, k0, k1); }
-static void mix_tile_4s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 1, k0, k1); }
-static void mix_tile_1s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 1, k0, k1); }
+/* The eight variants (tokens, squares, x format), each compiled with its
+ * loops unrolled; tile_fns[xb][sq][tt == TT]. */
+typedef void (*mix_tile_fn)(const mix_tile *m, size_t k0, size_t k1);
+static void mix_1(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 0, 0, k0, k1); }
+static void mix_4(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 0, 0, k0, k1); }
+static void mix_1s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 1, 0, k0, k1); }
+static void mix_4s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 1, 0, k0, k1); }
+static void mix_1b(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 0, 1, k0, k1); }
+static void mix_4b(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 0, 1, k0, k1); }
+static void mix_1sb(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, 1, 1, 1, k0, k1); }
+static void mix_4sb(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(m, TT, 1, 1, k0, k1); }
+static const mix_tile_fn tile_fns[2][2][2] = {{{mix_1, mix_4}, {mix_1s, mix_4s}},
+                                              {{mix_1b, mix_4b}, {mix_1sb, mix_4sb}}};
 
 /* Segment `seg` for all rows and all ntok tokens, row group by row group.
  * A short last row group repeats its last row (its extra sums land in the
@@ -135,8 +167,8 @@ static void mix_tile_1s(const mix_tile *m, size_t k0, size_t k1) { mix_tile_run(
  * squares when sq.  Token tiles forward in even row groups and backward
  * in odd ones (dsv4_mhc_tile_at): 2-8% faster on two threads than always
  * forward, the same on one. */
-static void mixes_seg_avx512(const float *x, size_t ntok, size_t K, const float *fn, size_t rows,
-                             size_t seg, int fold, int sq, float *accf) {
+static void mixes_seg_run(const void *x, int xb, size_t ntok, size_t K, const float *fn,
+                          size_t rows, size_t seg, int fold, int sq, float *accf) {
     __m512 *acc = (__m512 *)accf; /* [ntok][stride] */
     size_t stride = dsv4_mhc_acc_rows(rows, RR);
     size_t k0 = seg * DSV4_MHC_SEG, k1 = min_sz(K, k0 + DSV4_MHC_SEG);
@@ -147,15 +179,22 @@ static void mixes_seg_avx512(const float *x, size_t ntok, size_t K, const float 
         for (size_t r = 0; r < RR; r++) m.f[r] = fn + min_sz(g + r, rows - 1) * K;
         for (size_t i = 0; i < tiles; i++) {
             size_t t, tt = dsv4_mhc_tile_at(i, ntok, TT, backward, &t);
-            for (size_t q = 0; q < tt; q++) m.x[q] = x + (t + q) * K;
+            for (size_t q = 0; q < tt; q++) m.x[q] = x_at(x, xb, (t + q) * K);
             m.acc = &acc[t * stride + g];
             m.ss = &acc[t * stride + stride - 1];
-            if (tt == TT)
-                (gsq ? mix_tile_4s : mix_tile_4)(&m, k0, k1);
-            else
-                (gsq ? mix_tile_1s : mix_tile_1)(&m, k0, k1);
+            tile_fns[xb][gsq][tt == TT](&m, k0, k1);
         }
     }
+}
+
+static void mixes_seg_avx512(const float *x, size_t ntok, size_t K, const float *fn, size_t rows,
+                             size_t seg, int fold, int sq, float *acc) {
+    mixes_seg_run(x, 0, ntok, K, fn, rows, seg, fold, sq, acc);
+}
+
+static void mixes_seg_bf16_avx512(const uint16_t *x, size_t ntok, size_t K, const float *fn,
+                                  size_t rows, size_t seg, int fold, int sq, float *acc) {
+    mixes_seg_run(x, 1, ntok, K, fn, rows, seg, fold, sq, acc);
 }
 
 /* raw[t][m] and sumsq[t] (when not NULL): the 16 lanes of acc reduced. */
@@ -249,35 +288,53 @@ enum { BV = 8 };
 
 /* acc[v] = sum_j w_j * x[j][i + 16v ..], from 0, j ascending (ref's order),
  * for v < nv (nv = BV, or 1 with the lane mask mk).  x [hc, d]. */
-static inline __attribute__((always_inline)) void stream_mix(const float *x, const float *w,
-                                                             size_t w_stride, size_t hc, size_t d,
-                                                             size_t i, int nv, __mmask16 mk,
-                                                             __m512 *acc) {
+static inline __attribute__((always_inline)) void stream_mix(const void *x, int xb,
+                                                             const float *w, size_t w_stride,
+                                                             size_t hc, size_t d, size_t i, int nv,
+                                                             __mmask16 mk, __m512 *acc) {
 #pragma GCC unroll 8
     for (int v = 0; v < nv; v++) acc[v] = _mm512_setzero_ps();
     for (size_t j = 0; j < hc; j++) {
         const __m512 wj = _mm512_set1_ps(w[j * w_stride]);
-        const float *xj = x + j * d + i;
 #pragma GCC unroll 8
         for (int v = 0; v < nv; v++)
-            acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(wj, _mm512_maskz_loadu_ps(mk, xj + v * W)));
+            acc[v] = _mm512_add_ps(acc[v],
+                                   _mm512_mul_ps(wj, load_x_masked(mk, x, xb, j * d + i + v * W)));
     }
 }
 
-/* y[i + 16v ..] = bf16(sum_j w_j x[j][..]) for v < nv. */
-static inline __attribute__((always_inline)) void wsum_run(const float *x, const float *w,
+/* y[i + 16v ..] = bf16(sum_j w_j x[j][..]) for v < nv; with xb, x and y
+ * hold bf16 codes (y: the upper halves of the rounded fp32 bits). */
+static inline __attribute__((always_inline)) void wsum_run(const void *x, int xb, const float *w,
                                                            size_t hc, size_t d, size_t i, int nv,
-                                                           __mmask16 mk, float *y) {
+                                                           __mmask16 mk, void *y) {
     __m512 acc[BV];
-    stream_mix(x, w, 1, hc, d, i, nv, mk, acc);
+    stream_mix(x, xb, w, 1, hc, d, i, nv, mk, acc);
 #pragma GCC unroll 8
-    for (int v = 0; v < nv; v++) _mm512_mask_storeu_ps(y + i + v * W, mk, round_bf16(acc[v]));
+    for (int v = 0; v < nv; v++) {
+        __m512 yv = round_bf16(acc[v]);
+        if (xb) {
+            __m256i codes = _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(yv), 16));
+            _mm256_mask_storeu_epi16((uint16_t *)y + i + v * W, mk, codes);
+        } else {
+            _mm512_mask_storeu_ps((float *)y + i + v * W, mk, yv);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void wsum_all(const void *x, int xb, const float *w,
+                                                           size_t hc, size_t d, void *y) {
+    size_t i = 0;
+    for (; i + BV * W <= d; i += BV * W) wsum_run(x, xb, w, hc, d, i, BV, (__mmask16)0xFFFF, y);
+    for (; i < d; i += W) wsum_run(x, xb, w, hc, d, i, 1, first_lanes(min_sz(W, d - i)), y);
 }
 
 static void wsum_avx512(const float *x, const float *w, size_t hc, size_t d, float *y) {
-    size_t i = 0;
-    for (; i + BV * W <= d; i += BV * W) wsum_run(x, w, hc, d, i, BV, (__mmask16)0xFFFF, y);
-    for (; i < d; i += W) wsum_run(x, w, hc, d, i, 1, first_lanes(min_sz(W, d - i)), y);
+    wsum_all(x, 0, w, hc, d, y);
+}
+
+static void wsum_bf16_avx512(const uint16_t *x, const float *w, size_t hc, size_t d, uint16_t *y) {
+    wsum_all(x, 1, w, hc, d, y);
 }
 
 /* out[k][i + 16v ..] = bf16(post_k f[..] + sum_j comb[j][k] x[j][..]) for
@@ -291,7 +348,7 @@ static inline __attribute__((always_inline)) void post_run(const float *f, const
     for (size_t k = 0; k < hc; k++) {
         const __m512 pk = _mm512_set1_ps(post[k]);
         __m512 acc[BV];
-        stream_mix(x, comb + k, hc, hc, d, i, nv, mk, acc);
+        stream_mix(x, 0, comb + k, hc, hc, d, i, nv, mk, acc);
 #pragma GCC unroll 8
         for (int v = 0; v < nv; v++) {
             __m512 fv = _mm512_maskz_loadu_ps(mk, f + i + v * W);
@@ -312,12 +369,14 @@ static void post_avx512(const float *f, const float *x, const float *post, const
 const dsv4_mhc_kernels dsv4_mhc_kernels_avx512 = {
     .sumsq = sumsq_avx512,
     .mixes_seg = mixes_seg_avx512,
+    .mixes_seg_bf16 = mixes_seg_bf16_avx512,
     .mixes_reduce = mixes_reduce_avx512,
     .mixes_lanes = W,
     .mixes_tile_rows = RR,
     .sinkhorn = sinkhorn_avx512,
     .sinkhorn_lanes = W,
     .weighted_sum = wsum_avx512,
+    .weighted_sum_bf16 = wsum_bf16_avx512,
     .post = post_avx512,
     .expf_array = dsv4_expf_array_avx512,
 };

@@ -17,6 +17,7 @@
 #include "opt.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The mixes GEMM goes by segments of DSV4_MHC_SEG terms of k.  A kernel
  * call sums one segment for every (token, row) in lane form, each lane over
@@ -69,6 +70,12 @@ typedef float (*dsv4_sumsq_fn)(const float *x, size_t K);
 typedef void (*dsv4_mixes_seg_fn)(const float *x, size_t ntok, size_t K, const float *fn,
                                   size_t rows, size_t seg, int fold, int sq, float *acc);
 
+/* The same with x [ntok, K] given as bf16 codes (hc_pre_bf16): each code is
+ * widened to fp32 exactly as it is loaded, so the sums are those of
+ * mixes_seg on the widened x, bit for bit. */
+typedef void (*dsv4_mixes_seg_bf16_fn)(const uint16_t *x, size_t ntok, size_t K, const float *fn,
+                                       size_t rows, size_t seg, int fold, int sq, float *acc);
+
 /* raw [ntok, rows] and, when sumsq is not NULL, sumsq [ntok]: the lanes of
  * acc (as above) reduced in the kernel's fixed order. */
 typedef void (*dsv4_mixes_reduce_fn)(const float *acc, size_t ntok, size_t rows, float *raw,
@@ -84,6 +91,12 @@ typedef void (*dsv4_sinkhorn_fn)(size_t n, int softmax, int rounds, float eps, s
 /* One token: y [d] = bf16(sum_j w_j x[j]); x [hc, d], w [hc]. */
 typedef void (*dsv4_wsum_fn)(const float *x, const float *w, size_t hc, size_t d, float *y);
 
+/* The same with x and y as bf16 codes: y holds the codes of weighted_sum's
+ * result on the widened x (that result is bf16-rounded already, so taking
+ * its upper 16 bits is exact). */
+typedef void (*dsv4_wsum_bf16_fn)(const uint16_t *x, const float *w, size_t hc, size_t d,
+                                  uint16_t *y);
+
 /* One token: out[k][i] = bf16(post_k f_i + sum_j comb[j][k] x[j][i]).
  * f [d], x [hc, d], post [hc], comb [hc, hc], out [hc, d]. */
 typedef void (*dsv4_post_fn)(const float *f, const float *x, const float *post,
@@ -95,12 +108,15 @@ typedef void (*dsv4_expf_array_fn)(const float *x, float *y, size_t n);
 typedef struct dsv4_mhc_kernels {
     dsv4_sumsq_fn sumsq;
     dsv4_mixes_seg_fn mixes_seg; /* NULL: dsv4_opt_sgemm */
+    dsv4_mixes_seg_bf16_fn mixes_seg_bf16; /* NULL (or weighted_sum_bf16 NULL): hc_pre_bf16
+                                              widens x and runs the fp32 operator */
     dsv4_mixes_reduce_fn mixes_reduce;
     size_t mixes_lanes;          /* floats per accumulator vector */
     size_t mixes_tile_rows;      /* fn rows per register tile */
     dsv4_sinkhorn_fn sinkhorn;  /* NULL: ref */
     size_t sinkhorn_lanes;      /* tokens per vector (scratch size) */
     dsv4_wsum_fn weighted_sum;  /* NULL: ref */
+    dsv4_wsum_bf16_fn weighted_sum_bf16;
     dsv4_post_fn post;          /* NULL: ref */
     dsv4_expf_array_fn expf_array;
 } dsv4_mhc_kernels;

@@ -262,13 +262,16 @@ static void bench_gemm(bench_ctx *x) {
  * rows (T = 64 and 256) time that GEMM stage alone (dsv4_*_hc_mixes, same
  * flops; the sum of squares of hc_pre's rms is not part of it), so the
  * difference to hc_pre is the rest of it: the second pass over x of the
- * weighted sum, split and Sinkhorn (spec/mhc.md §9).  The other rows call
+ * weighted sum, split and Sinkhorn (spec/mhc.md §9).  The "bf16" rows run
+ * hc_pre on V4's own storage of the residual stream (dsv4_*_hc_pre_bf16: x
+ * and y as bf16 codes, the same values and bits), which moves half the
+ * bytes of x; same flops, same target.  The other rows call
  * again and again on the same x and fn, which then come from cache; the
  * "cold" row cycles through MHC_COLD_COPIES copies of both (44 MiB), so that
  * they come from memory, as in a model where each layer has its own fn.
  * Sinkhorn and hc_post: time and opt/ref speedup (Sinkhorn target >= 8x on
  * one thread). */
-typedef enum mhc_kind { MHC_PRE, MHC_MIXES, MHC_SINKHORN, MHC_POST } mhc_kind;
+typedef enum mhc_kind { MHC_PRE, MHC_PRE_BF16, MHC_MIXES, MHC_SINKHORN, MHC_POST } mhc_kind;
 
 typedef struct mhc_row {
     const char *name;
@@ -284,6 +287,8 @@ static const mhc_row mhc_rows[] = {
     {"hc_pre d=4096 T=64 cold", MHC_PRE, 64, 1, 1},
     {"hc_pre d=4096 T=256", MHC_PRE, 256, 0, 0},
     {"hc_mixes d=4096 T=256", MHC_MIXES, 256, 0, 0},
+    {"hc_pre bf16 d=4096 T=64", MHC_PRE_BF16, 64, 1, 0},
+    {"hc_pre bf16 d=4096 T=256", MHC_PRE_BF16, 256, 0, 0},
     {"sinkhorn n=4 20it T=4096", MHC_SINKHORN, 4096, 1, 0},
     {"hc_post d=4096 T=64", MHC_POST, 64, 1, 0},
 };
@@ -294,6 +299,7 @@ typedef struct mhc_bufs {
     float *x;   /* [MHC_COLD_COPIES * 64, K] (also T = 256 tokens) */
     float *fn;  /* [MHC_COLD_COPIES, 24, K] */
     float *f, *y, *post, *comb, *logits, *out; /* sized for T = 256 / 4096 */
+    uint16_t *xb, *yb; /* x [256, K] as bf16 codes (x's first 256 tokens), y [256, d] */
     float scale[3], base[24];
     size_t turn; /* the copy the next cold call takes */
 } mhc_bufs;
@@ -308,6 +314,9 @@ static dsv4_status mhc_call(const mhc_row *r, dsv4_impl impl, mhc_bufs *b) {
         return (ref ? dsv4_ref_hc_pre : dsv4_opt_hc_pre)(&cfg, r->T, x, fn, b->scale, b->base,
                                                          b->y, b->post, b->comb, NULL);
     }
+    case MHC_PRE_BF16:
+        return (ref ? dsv4_ref_hc_pre_bf16 : dsv4_opt_hc_pre_bf16)(
+            &cfg, r->T, b->xb, b->fn, b->scale, b->base, b->yb, b->post, b->comb, NULL);
     case MHC_MIXES: /* r [T] read from the post buffer ([T, 4]) */
         return (ref ? dsv4_ref_hc_mixes : dsv4_opt_hc_mixes)(&cfg, r->T, 24, b->x, b->fn, b->post,
                                                              b->out);
@@ -340,7 +349,8 @@ static double cold_bytes(const mhc_row *r) {
 }
 
 static void bench_mhc_row(bench_ctx *x, const mhc_row *r, mhc_bufs *b) {
-    int gemm = r->kind == MHC_PRE || r->kind == MHC_MIXES;
+    int pre = r->kind == MHC_PRE || r->kind == MHC_PRE_BF16;
+    int gemm = pre || r->kind == MHC_MIXES;
     double flops = gemm ? 2.0 * (double)r->T * 24.0 * 16384.0 : 0.0;
     double t_ref = time_mhc(r, DSV4_IMPL_REF, b, 1);
     int thr[2] = {1, x->m->threads};
@@ -363,7 +373,7 @@ static void bench_mhc_row(bench_ctx *x, const mhc_row *r, mhc_bufs *b) {
         if (r->cold) /* x and fn read, y written: bytes to and from memory */
             snprintf(target, sizeof target, "(memory: %.1f GB/s, %.2f x copy r+w)",
                      cold_bytes(r) / t * 1e-9, cold_bytes(r) / t * 1e-9 / (2.0 * x->m->copy_gbs));
-        else if (r->kind == MHC_PRE)
+        else if (pre)
             snprintf(target, sizeof target, i == 0 ? "(all-thread target)"
                                           : xpeak >= 0.6 ? "met" : "not met: <0.60 peak");
         else if (r->kind == MHC_MIXES)
@@ -395,11 +405,15 @@ static void bench_mhc(bench_ctx *x) {
     b.comb = mhc_alloc(S * 16);
     b.logits = mhc_alloc(S * 16);
     b.out = mhc_alloc(T * K > S * 16 ? T * K : S * 16);
-    if (!b.x || !b.fn || !b.f || !b.y || !b.post || !b.comb || !b.logits || !b.out) {
+    b.xb = dsv4_bench_alloc(T * K * sizeof *b.xb);
+    b.yb = dsv4_bench_alloc(T * 4096 * sizeof *b.yb);
+    if (!b.x || !b.fn || !b.f || !b.y || !b.post || !b.comb || !b.logits || !b.out || !b.xb ||
+        !b.yb) {
         fprintf(x->out, "mhc: out of memory\n");
         x->errors++;
     } else {
         for (size_t i = 0; i < copies * 24 * K; i++) b.fn[i] *= 1e-3f; /* mixes of order 1 */
+        for (size_t i = 0; i < T * K; i++) b.xb[i] = dsv4_bf16_encode(b.x[i]);
         b.scale[0] = 0.5f;
         b.scale[1] = 1.0f;
         b.scale[2] = 2.0f;
@@ -411,6 +425,8 @@ static void bench_mhc(bench_ctx *x) {
     }
     float *all[] = {b.x, b.fn, b.f, b.y, b.post, b.comb, b.logits, b.out};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+    free(b.xb);
+    free(b.yb);
 }
 
 int dsv4_cli_bench(int argc, char **argv, FILE *out, FILE *err) {
