@@ -248,21 +248,6 @@ dsv4_status dsv4_ref_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, c
 dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,
                             const float *scale, const float *base, float *y, float *post,
                             float *comb, const dsv4_hc_pre_stages *stages);
-/* hc_pre on V4's storage of the residual stream: x [T, hc, d] and
- * y [T, d] as bf16 codes (uint16_t), the rest as in dsv4_*_hc_pre.  The
- * result is that of hc_pre on the exactly widened x, with y's values (bf16
- * already) stored as codes: the same bits, and the same statuses for the
- * same bad input.  ref widens blocks of 64 tokens into scratch (4 MiB at
- * V4-Flash sizes); opt reads the codes directly where its ISA has the
- * kernels (AVX2, AVX-512) and widens like ref elsewhere. */
-dsv4_status dsv4_ref_hc_pre_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
-                                 const float *fn, const float *scale, const float *base,
-                                 uint16_t *y, float *post, float *comb,
-                                 const dsv4_hc_pre_stages *stages);
-dsv4_status dsv4_opt_hc_pre_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
-                                 const float *fn, const float *scale, const float *base,
-                                 uint16_t *y, float *post, float *comb,
-                                 const dsv4_hc_pre_stages *stages);
 /* Sinkhorn-Knopp as V4 runs it, on T independent n x n logit matrices:
  * row softmax (max subtracted) + eps, column step, then iters-1 times (row
  * step, column step); every divisor is its sum + eps.  logits, out [T, n, n];
@@ -285,6 +270,34 @@ dsv4_status dsv4_ref_hc_head(const dsv4_mhc_cfg *cfg, size_t T, const float *x, 
 dsv4_status dsv4_opt_hc_head(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,
                              const float *scale, const float *base, float *y,
                              const dsv4_hc_head_stages *stages);
+/* hc_pre, hc_post and hc_head on V4's storage of the residual stream
+ * (spec/mhc.md §2.1): x, f and the bf16 outputs (y, out) as bf16 codes
+ * (uint16_t), the rest as in the fp32 forms.  The result is that of the
+ * fp32 form on the exactly widened inputs, with the outputs' values (bf16
+ * already) stored as codes: the same bits, and the same statuses for the
+ * same bad input.  ref widens blocks of 64 tokens into scratch (4 MiB of x
+ * at V4-Flash sizes); opt reads and writes the codes directly where its ISA
+ * has the kernels (AVX2, AVX-512) and widens like ref elsewhere. */
+dsv4_status dsv4_ref_hc_pre_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
+                                 const float *fn, const float *scale, const float *base,
+                                 uint16_t *y, float *post, float *comb,
+                                 const dsv4_hc_pre_stages *stages);
+dsv4_status dsv4_opt_hc_pre_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
+                                 const float *fn, const float *scale, const float *base,
+                                 uint16_t *y, float *post, float *comb,
+                                 const dsv4_hc_pre_stages *stages);
+dsv4_status dsv4_ref_hc_post_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *f,
+                                  const uint16_t *x, const float *post, const float *comb,
+                                  uint16_t *out);
+dsv4_status dsv4_opt_hc_post_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *f,
+                                  const uint16_t *x, const float *post, const float *comb,
+                                  uint16_t *out);
+dsv4_status dsv4_ref_hc_head_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
+                                  const float *fn, const float *scale, const float *base,
+                                  uint16_t *y, const dsv4_hc_head_stages *stages);
+dsv4_status dsv4_opt_hc_head_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
+                                  const float *fn, const float *scale, const float *base,
+                                  uint16_t *y, const dsv4_hc_head_stages *stages);
 
 /* Stage-level entry points of spec/mhc.md, so that each stage can be run on
  * the golden inputs of that stage.  Shapes as above; rows = number of fn rows

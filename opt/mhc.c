@@ -56,10 +56,11 @@ struct mhc_job {
     int fuse_rms;             /* the mixes phase computes r as well */
     chunk_fn chunk;           /* the current phase */
     const float *x;           /* [T, hc, d] */
-    const uint16_t *xb;       /* [T, hc, d] bf16 codes (hc_pre_bf16; x is NULL then) */
+    const uint16_t *xb;       /* [T, hc, d] bf16 codes (the *_bf16 operators; x is NULL then) */
     const float *fn;          /* [rows, K] */
     const float *scale, *base;
     const float *f;           /* [T, d] (hc_post) */
+    const uint16_t *fb;       /* [T, d] bf16 codes (hc_post_bf16; f is NULL then) */
     const float *w;           /* [T, hc] weights of weighted_sum / post gates */
     const float *comb_in;     /* [T, hc, hc] (hc_post) */
     float *r;                 /* [T] */
@@ -67,7 +68,7 @@ struct mhc_job {
     float *pre, *post;        /* [T, hc] */
     float *logits, *comb;     /* [T, hc, hc] */
     float *y;                 /* [T, d] or [T, hc, d] (hc_post) */
-    uint16_t *yb;             /* [T, d] bf16 codes (hc_pre_bf16; y is NULL then) */
+    uint16_t *yb;             /* y as bf16 codes (the *_bf16 operators; y is NULL then) */
     /* Sinkhorn */
     size_t n;
     int softmax, rounds;
@@ -372,7 +373,7 @@ static void head_weights_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
 /* ---- (H5) weighted sum and hc_post ---------------------------------------------------- */
 static void wsum_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
     (void)slot;
-    if (j->xb) { /* hc_pre_bf16: kernels present (dsv4_opt_hc_pre_bf16) */
+    if (j->xb) { /* hc_pre_bf16, hc_head_bf16: only with the kernels */
         for (size_t t = lo; t < lo + n; t++)
             j->k->weighted_sum_bf16(&j->xb[t * j->K], &j->w[t * j->hc], j->hc, j->d,
                                     &j->yb[t * j->d]);
@@ -506,6 +507,12 @@ static void pre_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
 static void post_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
     (void)slot;
     size_t hc = j->hc, K = j->K, d = j->d;
+    if (j->xb) { /* hc_post_bf16: only with the kernel */
+        for (size_t t = lo; t < lo + n; t++)
+            j->k->post_bf16(&j->fb[t * d], &j->xb[t * K], &j->w[t * hc], &j->comb_in[t * hc * hc],
+                            hc, d, &j->yb[t * K]);
+        return;
+    }
     const float *f = &j->f[lo * d], *x = &j->x[lo * K], *post = &j->w[lo * hc];
     const float *comb = &j->comb_in[lo * hc * hc];
     float *out = &j->y[lo * K];
@@ -607,20 +614,45 @@ dsv4_status dsv4_opt_sinkhorn_rounds(size_t n, int rounds, float eps, size_t T, 
     return run_sinkhorn(n, 0, rounds, eps, T, c, out);
 }
 
-dsv4_status dsv4_opt_hc_post(const dsv4_mhc_cfg *cfg, size_t T, const float *f, const float *x,
-                             const float *post, const float *comb, float *out) {
+/* hc_post's checks in ref's order, then the job; f, x and out of either
+ * form are set by the caller.  DSV4_OK with T == 0: an empty call. */
+static dsv4_status post_job(mhc_job *j, const dsv4_mhc_cfg *cfg, size_t T, const void *f,
+                            const void *x, const float *post, const float *comb, const void *out) {
     size_t K;
     dsv4_status st = opt_check(cfg, T, &K);
     if (st != DSV4_OK || T == 0) return st;
     if (!f || !x || !post || !comb || !out) return DSV4_E_NULL;
+    job_init(j, cfg, T, K);
+    j->w = post;
+    j->comb_in = comb;
+    return DSV4_OK;
+}
+
+dsv4_status dsv4_opt_hc_post(const dsv4_mhc_cfg *cfg, size_t T, const float *f, const float *x,
+                             const float *post, const float *comb, float *out) {
     mhc_job j;
-    job_init(&j, cfg, T, K);
+    dsv4_status st = post_job(&j, cfg, T, f, x, post, comb, out);
+    if (st != DSV4_OK || T == 0) return st;
     j.f = f;
     j.x = x;
-    j.w = post;
-    j.comb_in = comb;
     j.y = out;
-    return run_phase(&j, post_chunk, elem_tokens(K));
+    return run_phase(&j, post_chunk, elem_tokens(j.K));
+}
+
+/* The codes read and written directly when the ISA has the kernel; else
+ * blocks widened, as ref does. */
+dsv4_status dsv4_opt_hc_post_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *f,
+                                  const uint16_t *x, const float *post, const float *comb,
+                                  uint16_t *out) {
+    mhc_job j;
+    dsv4_status st = post_job(&j, cfg, T, f, x, post, comb, out);
+    if (st != DSV4_OK || T == 0) return st;
+    if (!j.k->post_bf16)
+        return dsv4_hc_post_bf16_widened(dsv4_opt_hc_post, cfg, T, f, x, post, comb, out);
+    j.fb = f;
+    j.xb = x;
+    j.yb = out;
+    return run_phase(&j, post_chunk, elem_tokens(j.K));
 }
 
 /* ---- whole operators ---------------------------------------------------------------- */
@@ -735,33 +767,67 @@ dsv4_status dsv4_opt_hc_pre_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16
     return run_hc_pre(&j, fn, scale, base, post, comb, stages);
 }
 
+/* hc_head's checks in ref's order; x and y of either form.  DSV4_OK with
+ * T == 0 means an empty call. */
+static dsv4_status head_check(const dsv4_mhc_cfg *cfg, size_t T, const void *x, const float *fn,
+                              const float *scale, const float *base, const void *y, size_t *K) {
+    dsv4_status st = opt_check(cfg, T, K);
+    if (st != DSV4_OK || T == 0) return st;
+    return x && fn && scale && base && y ? DSV4_OK : DSV4_E_NULL;
+}
+
+/* hc_head on a job whose x (or xb) and y (or yb) are set; arguments checked.
+ * With xb, the job's kernels have the bf16 variants. */
+static dsv4_status run_hc_head(mhc_job *j, const float *fn, const float *scale,
+                               const float *base, const dsv4_hc_head_stages *stages) {
+    size_t T = j->T;
+    dsv4_status st;
+    j->rows = j->hc;
+    j->fn = fn;
+    j->scale = scale;
+    j->base = base;
+    float *block = NULL;
+    st = alloc_token_scratch(j, 0, &block);
+    j->w = j->pre;
+    j->fuse_rms = 1;
+    if (st == DSV4_OK) st = phase_mixes(j);
+    if (st == DSV4_OK) st = run_phase(j, head_weights_chunk, GATE_CHUNK);
+    if (st == DSV4_OK) st = phase_wsum(j);
+    if (st == DSV4_OK && stages) {
+        copy_stage(stages->r, j->r, T);
+        copy_stage(stages->mixes, j->mixes, T * j->hc);
+        copy_stage(stages->w, j->pre, T * j->hc);
+    }
+    free(block);
+    return st;
+}
+
 dsv4_status dsv4_opt_hc_head(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,
                              const float *scale, const float *base, float *y,
                              const dsv4_hc_head_stages *stages) {
     size_t K;
-    dsv4_status st = opt_check(cfg, T, &K);
+    dsv4_status st = head_check(cfg, T, x, fn, scale, base, y, &K);
     if (st != DSV4_OK || T == 0) return st;
-    if (!x || !fn || !scale || !base || !y) return DSV4_E_NULL;
     mhc_job j;
     job_init(&j, cfg, T, K);
-    j.rows = j.hc;
     j.x = x;
-    j.fn = fn;
-    j.scale = scale;
-    j.base = base;
     j.y = y;
-    float *block = NULL;
-    st = alloc_token_scratch(&j, 0, &block);
-    j.w = j.pre;
-    j.fuse_rms = 1;
-    if (st == DSV4_OK) st = phase_mixes(&j);
-    if (st == DSV4_OK) st = run_phase(&j, head_weights_chunk, GATE_CHUNK);
-    if (st == DSV4_OK) st = phase_wsum(&j);
-    if (st == DSV4_OK && stages) {
-        copy_stage(stages->r, j.r, T);
-        copy_stage(stages->mixes, j.mixes, T * j.hc);
-        copy_stage(stages->w, j.pre, T * j.hc);
-    }
-    free(block);
-    return st;
+    return run_hc_head(&j, fn, scale, base, stages);
+}
+
+/* The codes read and written directly when the ISA's kernels can; else
+ * blocks of x widened, as ref does. */
+dsv4_status dsv4_opt_hc_head_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
+                                  const float *fn, const float *scale, const float *base,
+                                  uint16_t *y, const dsv4_hc_head_stages *stages) {
+    size_t K;
+    dsv4_status st = head_check(cfg, T, x, fn, scale, base, y, &K);
+    if (st != DSV4_OK || T == 0) return st;
+    mhc_job j;
+    job_init(&j, cfg, T, K);
+    if (!j.k->mixes_seg || !j.k->mixes_seg_bf16 || !j.k->weighted_sum_bf16)
+        return dsv4_hc_head_bf16_widened(dsv4_opt_hc_head, cfg, T, x, fn, scale, base, y, stages);
+    j.xb = x;
+    j.yb = y;
+    return run_hc_head(&j, fn, scale, base, stages);
 }

@@ -306,6 +306,13 @@ static inline void store_codes(uint16_t *p, size_t m, __m256 v) {
     }
 }
 
+/* The first m lanes of v, a bf16-rounded vector, to element i of y: as
+ * fp32, or with `bf16` as codes. */
+static inline void store_y(void *y, int bf16, size_t i, __m256i mk, size_t m, __m256 v) {
+    if (bf16) store_codes((uint16_t *)y + i, m, v);
+    else store_m((float *)y + i, mk, m, v);
+}
+
 /* y[i + 8v ..] = bf16(sum_j w_j x[j][..]) for v < nv; with xb, x and y
  * hold bf16 codes. */
 static inline __attribute__((always_inline)) void wsum_run(const void *x, int xb, const float *w,
@@ -315,10 +322,7 @@ static inline __attribute__((always_inline)) void wsum_run(const void *x, int xb
     __m256 acc[BV];
     stream_mix(x, xb, w, 1, hc, d, i, nv, mk, m, acc);
 #pragma GCC unroll 8
-    for (int v = 0; v < nv; v++) {
-        if (xb) store_codes((uint16_t *)y + i + v * W, m, round_bf16(acc[v]));
-        else store_m((float *)y + i + v * W, mk, m, round_bf16(acc[v]));
-    }
+    for (int v = 0; v < nv; v++) store_y(y, xb, i + v * W, mk, m, round_bf16(acc[v]));
 }
 
 static inline __attribute__((always_inline)) void wsum_all(const void *x, int xb, const float *w,
@@ -340,28 +344,41 @@ static void wsum_bf16_avx2(const uint16_t *x, const float *w, size_t hc, size_t 
  * every k, v < nv: new stream k weighs old stream j by comb[j][k], a column
  * of comb (stride hc).  The block of x stays in L1 while the hc outputs are
  * formed from it. */
-static inline __attribute__((always_inline)) void post_run(const float *f, const float *x,
+static inline __attribute__((always_inline)) void post_run(const void *f, const void *x, int xb,
                                                            const float *post, const float *comb,
                                                            size_t hc, size_t d, size_t i, int nv,
-                                                           size_t m, float *out) {
+                                                           size_t m, void *out) {
     const __m256i mk = first_lanes(m);
     for (size_t k = 0; k < hc; k++) {
         const __m256 pk = _mm256_set1_ps(post[k]);
         __m256 acc[BV];
-        stream_mix(x, 0, comb + k, hc, hc, d, i, nv, mk, m, acc);
+        stream_mix(x, xb, comb + k, hc, hc, d, i, nv, mk, m, acc);
 #pragma GCC unroll 8
         for (int v = 0; v < nv; v++) {
-            __m256 o = _mm256_add_ps(_mm256_mul_ps(pk, load_m(f + i + v * W, mk, m)), acc[v]);
-            store_m(out + k * d + i + v * W, mk, m, round_bf16(o));
+            __m256 fv = load_x_part(f, xb, i + v * W, mk, m);
+            __m256 o = _mm256_add_ps(_mm256_mul_ps(pk, fv), acc[v]);
+            store_y(out, xb, k * d + i + v * W, mk, m, round_bf16(o));
         }
     }
 }
 
+/* f, x and out fp32, or with xb bf16 codes. */
+static inline __attribute__((always_inline)) void post_all(const void *f, const void *x, int xb,
+                                                           const float *post, const float *comb,
+                                                           size_t hc, size_t d, void *out) {
+    size_t i = 0;
+    for (; i + BV * W <= d; i += BV * W) post_run(f, x, xb, post, comb, hc, d, i, BV, W, out);
+    for (; i < d; i += W) post_run(f, x, xb, post, comb, hc, d, i, 1, min_sz(W, d - i), out);
+}
+
 static void post_avx2(const float *f, const float *x, const float *post, const float *comb,
                       size_t hc, size_t d, float *out) {
-    size_t i = 0;
-    for (; i + BV * W <= d; i += BV * W) post_run(f, x, post, comb, hc, d, i, BV, W, out);
-    for (; i < d; i += W) post_run(f, x, post, comb, hc, d, i, 1, min_sz(W, d - i), out);
+    post_all(f, x, 0, post, comb, hc, d, out);
+}
+
+static void post_bf16_avx2(const uint16_t *f, const uint16_t *x, const float *post,
+                           const float *comb, size_t hc, size_t d, uint16_t *out) {
+    post_all(f, x, 1, post, comb, hc, d, out);
 }
 
 const dsv4_mhc_kernels dsv4_mhc_kernels_avx2 = {
@@ -376,6 +393,7 @@ const dsv4_mhc_kernels dsv4_mhc_kernels_avx2 = {
     .weighted_sum = wsum_avx2,
     .weighted_sum_bf16 = wsum_bf16_avx2,
     .post = post_avx2,
+    .post_bf16 = post_bf16_avx2,
     .expf_array = dsv4_expf_array_avx2,
 };
 #endif

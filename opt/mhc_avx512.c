@@ -303,23 +303,26 @@ static inline __attribute__((always_inline)) void stream_mix(const void *x, int 
     }
 }
 
+/* The lanes mk of v, a bf16-rounded vector, to element i of y: as fp32,
+ * or with `bf16` as codes (the upper halves of the fp32 bits). */
+static inline void store_y(void *y, int bf16, size_t i, __mmask16 mk, __m512 v) {
+    if (bf16) {
+        __m256i codes = _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(v), 16));
+        _mm256_mask_storeu_epi16((uint16_t *)y + i, mk, codes);
+    } else {
+        _mm512_mask_storeu_ps((float *)y + i, mk, v);
+    }
+}
+
 /* y[i + 16v ..] = bf16(sum_j w_j x[j][..]) for v < nv; with xb, x and y
- * hold bf16 codes (y: the upper halves of the rounded fp32 bits). */
+ * hold bf16 codes. */
 static inline __attribute__((always_inline)) void wsum_run(const void *x, int xb, const float *w,
                                                            size_t hc, size_t d, size_t i, int nv,
                                                            __mmask16 mk, void *y) {
     __m512 acc[BV];
     stream_mix(x, xb, w, 1, hc, d, i, nv, mk, acc);
 #pragma GCC unroll 8
-    for (int v = 0; v < nv; v++) {
-        __m512 yv = round_bf16(acc[v]);
-        if (xb) {
-            __m256i codes = _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(yv), 16));
-            _mm256_mask_storeu_epi16((uint16_t *)y + i + v * W, mk, codes);
-        } else {
-            _mm512_mask_storeu_ps((float *)y + i + v * W, mk, yv);
-        }
-    }
+    for (int v = 0; v < nv; v++) store_y(y, xb, i + v * W, mk, round_bf16(acc[v]));
 }
 
 static inline __attribute__((always_inline)) void wsum_all(const void *x, int xb, const float *w,
@@ -341,29 +344,42 @@ static void wsum_bf16_avx512(const uint16_t *x, const float *w, size_t hc, size_
  * every k, v < nv: new stream k weighs old stream j by comb[j][k], a column
  * of comb (stride hc).  The block of x stays in L1 while the hc outputs are
  * formed from it. */
-static inline __attribute__((always_inline)) void post_run(const float *f, const float *x,
+static inline __attribute__((always_inline)) void post_run(const void *f, const void *x, int xb,
                                                            const float *post, const float *comb,
                                                            size_t hc, size_t d, size_t i, int nv,
-                                                           __mmask16 mk, float *out) {
+                                                           __mmask16 mk, void *out) {
     for (size_t k = 0; k < hc; k++) {
         const __m512 pk = _mm512_set1_ps(post[k]);
         __m512 acc[BV];
-        stream_mix(x, 0, comb + k, hc, hc, d, i, nv, mk, acc);
+        stream_mix(x, xb, comb + k, hc, hc, d, i, nv, mk, acc);
 #pragma GCC unroll 8
         for (int v = 0; v < nv; v++) {
-            __m512 fv = _mm512_maskz_loadu_ps(mk, f + i + v * W);
+            __m512 fv = load_x_masked(mk, f, xb, i + v * W);
             __m512 o = _mm512_add_ps(_mm512_mul_ps(pk, fv), acc[v]);
-            _mm512_mask_storeu_ps(out + k * d + i + v * W, mk, round_bf16(o));
+            store_y(out, xb, k * d + i + v * W, mk, round_bf16(o));
         }
     }
 }
 
-static void post_avx512(const float *f, const float *x, const float *post, const float *comb,
-                        size_t hc, size_t d, float *out) {
+/* f, x and out fp32, or with xb bf16 codes. */
+static inline __attribute__((always_inline)) void post_all(const void *f, const void *x, int xb,
+                                                           const float *post, const float *comb,
+                                                           size_t hc, size_t d, void *out) {
     size_t i = 0;
     for (; i + BV * W <= d; i += BV * W)
-        post_run(f, x, post, comb, hc, d, i, BV, (__mmask16)0xFFFF, out);
-    for (; i < d; i += W) post_run(f, x, post, comb, hc, d, i, 1, first_lanes(min_sz(W, d - i)), out);
+        post_run(f, x, xb, post, comb, hc, d, i, BV, (__mmask16)0xFFFF, out);
+    for (; i < d; i += W)
+        post_run(f, x, xb, post, comb, hc, d, i, 1, first_lanes(min_sz(W, d - i)), out);
+}
+
+static void post_avx512(const float *f, const float *x, const float *post, const float *comb,
+                        size_t hc, size_t d, float *out) {
+    post_all(f, x, 0, post, comb, hc, d, out);
+}
+
+static void post_bf16_avx512(const uint16_t *f, const uint16_t *x, const float *post,
+                             const float *comb, size_t hc, size_t d, uint16_t *out) {
+    post_all(f, x, 1, post, comb, hc, d, out);
 }
 
 const dsv4_mhc_kernels dsv4_mhc_kernels_avx512 = {
@@ -378,6 +394,7 @@ const dsv4_mhc_kernels dsv4_mhc_kernels_avx512 = {
     .weighted_sum = wsum_avx512,
     .weighted_sum_bf16 = wsum_bf16_avx512,
     .post = post_avx512,
+    .post_bf16 = post_bf16_avx512,
     .expf_array = dsv4_expf_array_avx512,
 };
 #endif

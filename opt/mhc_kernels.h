@@ -102,6 +102,10 @@ typedef void (*dsv4_wsum_bf16_fn)(const uint16_t *x, const float *w, size_t hc, 
 typedef void (*dsv4_post_fn)(const float *f, const float *x, const float *post,
                              const float *comb, size_t hc, size_t d, float *out);
 
+/* The same with f, x and out as bf16 codes (hc_post_bf16). */
+typedef void (*dsv4_post_bf16_fn)(const uint16_t *f, const uint16_t *x, const float *post,
+                                  const float *comb, size_t hc, size_t d, uint16_t *out);
+
 /* y[i] = dsv4_expf(x[i]) for i < n (y may equal x). */
 typedef void (*dsv4_expf_array_fn)(const float *x, float *y, size_t n);
 
@@ -109,7 +113,8 @@ typedef struct dsv4_mhc_kernels {
     dsv4_sumsq_fn sumsq;
     dsv4_mixes_seg_fn mixes_seg; /* NULL: dsv4_opt_sgemm */
     dsv4_mixes_seg_bf16_fn mixes_seg_bf16; /* NULL (or weighted_sum_bf16 NULL): hc_pre_bf16
-                                              widens x and runs the fp32 operator */
+                                              and hc_head_bf16 widen x and run the fp32
+                                              operator */
     dsv4_mixes_reduce_fn mixes_reduce;
     size_t mixes_lanes;          /* floats per accumulator vector */
     size_t mixes_tile_rows;      /* fn rows per register tile */
@@ -118,6 +123,7 @@ typedef struct dsv4_mhc_kernels {
     dsv4_wsum_fn weighted_sum;  /* NULL: ref */
     dsv4_wsum_bf16_fn weighted_sum_bf16;
     dsv4_post_fn post;          /* NULL: ref */
+    dsv4_post_bf16_fn post_bf16; /* NULL: hc_post_bf16 widens and runs the fp32 operator */
     dsv4_expf_array_fn expf_array;
 } dsv4_mhc_kernels;
 

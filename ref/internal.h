@@ -71,18 +71,31 @@ dsv4_status dsv4_quant_check(const dsv4_quant_cfg *cfg, size_t rows, size_t cols
 /* Validates cfg (hc, d >= 1, sinkhorn_iters >= 1, finite eps >= 0) and T;
  * gives K = hc * d.  Overflow of T*K or (2+hc)*hc*K -> DSV4_E_OVERFLOW. */
 dsv4_status dsv4_mhc_check(const dsv4_mhc_cfg *cfg, size_t T, size_t *K);
-/* hc_pre on bf16 codes through an fp32 hc_pre (ref/mhc_bf16.c): blocks of
- * tokens widened to fp32 scratch, run through `pre` (dsv4_ref_hc_pre or
- * dsv4_opt_hc_pre), y encoded back.  The arguments of dsv4_*_hc_pre_bf16;
- * checks them as dsv4_ref_hc_pre does. */
+/* mHC on bf16 codes through the fp32 operator (ref/mhc_bf16.c): blocks of
+ * tokens widened to fp32 scratch, run through the given operator (ref's or
+ * opt's), the bf16 outputs encoded back.  The arguments of the
+ * dsv4_*_bf16 entry points, checked as ref's fp32 operator checks them. */
 typedef dsv4_status (*dsv4_hc_pre_fn)(const dsv4_mhc_cfg *cfg, size_t T, const float *x,
                                       const float *fn, const float *scale, const float *base,
                                       float *y, float *post, float *comb,
                                       const dsv4_hc_pre_stages *stages);
+typedef dsv4_status (*dsv4_hc_post_fn)(const dsv4_mhc_cfg *cfg, size_t T, const float *f,
+                                       const float *x, const float *post, const float *comb,
+                                       float *out);
+typedef dsv4_status (*dsv4_hc_head_fn)(const dsv4_mhc_cfg *cfg, size_t T, const float *x,
+                                       const float *fn, const float *scale, const float *base,
+                                       float *y, const dsv4_hc_head_stages *stages);
 dsv4_status dsv4_hc_pre_bf16_widened(dsv4_hc_pre_fn pre, const dsv4_mhc_cfg *cfg, size_t T,
                                      const uint16_t *x, const float *fn, const float *scale,
                                      const float *base, uint16_t *y, float *post, float *comb,
                                      const dsv4_hc_pre_stages *stages);
+dsv4_status dsv4_hc_post_bf16_widened(dsv4_hc_post_fn post_op, const dsv4_mhc_cfg *cfg, size_t T,
+                                      const uint16_t *f, const uint16_t *x, const float *post,
+                                      const float *comb, uint16_t *out);
+dsv4_status dsv4_hc_head_bf16_widened(dsv4_hc_head_fn head, const dsv4_mhc_cfg *cfg, size_t T,
+                                      const uint16_t *x, const float *fn, const float *scale,
+                                      const float *base, uint16_t *y,
+                                      const dsv4_hc_head_stages *stages);
 /* Sinkhorn arguments: n >= 1, iterations (or rounds) >= min_rounds, finite
  * eps >= 0 -> else DSV4_E_ARG; T * n * n overflowing -> DSV4_E_OVERFLOW. */
 dsv4_status dsv4_sinkhorn_check(size_t n, int iters_or_rounds, int min_rounds, float eps,

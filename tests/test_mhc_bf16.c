@@ -201,3 +201,101 @@ Test(hc_pre_bf16, same_status_as_fp32) {
     }
     free_case(&c);
 }
+
+/* ---- hc_post and hc_head ------------------------------------------------------------ */
+/* out codes against the codes of the fp32 result; ref and opt. */
+static void check_post_head(const dsv4_mhc_cfg *cfg, size_t T, int opt, const char *where) {
+    size_t hc = cfg->hc, d = cfg->d, K = hc * d;
+    uint16_t *fb = buf(T * d, 2), *xb = buf(T * K, 2), *ob = buf(T * K, 2), *yb = buf(T * d, 2);
+    float *ff = buf(T * d, 4), *xf = buf(T * K, 4), *of = buf(T * K, 4), *yf = buf(T * d, 4);
+    float *post = buf(T * hc, 4), *comb = buf(T * hc * hc, 4), *fn = buf(hc * K, 4);
+    float *base = buf(hc, 4), scale = uniform(0.5f, 2.0f);
+    float *r = buf(T, 4), *m = buf(T * hc, 4), *w = buf(T * hc, 4);
+    float *rb = buf(T, 4), *mb = buf(T * hc, 4), *wb = buf(T * hc, 4);
+    for (size_t i = 0; i < T * d; i++) ff[i] = dsv4_bf16_decode(fb[i] = x_code(i % 7 == 3));
+    for (size_t i = 0; i < T * K; i++) xf[i] = dsv4_bf16_decode(xb[i] = x_code(i / K % 3 == 1));
+    for (size_t i = 0; i < T * hc; i++) post[i] = uniform(0.0f, 2.0f);
+    for (size_t i = 0; i < T * hc * hc; i++) comb[i] = uniform(0.0f, 1.0f);
+    for (size_t i = 0; i < hc * K; i++) fn[i] = uniform(-0.02f, 0.02f);
+    for (size_t i = 0; i < hc; i++) base[i] = uniform(-1.0f, 1.0f);
+
+    cr_assert_eq((opt ? dsv4_opt_hc_post : dsv4_ref_hc_post)(cfg, T, ff, xf, post, comb, of),
+                 DSV4_OK);
+    cr_assert_eq((opt ? dsv4_opt_hc_post_bf16 : dsv4_ref_hc_post_bf16)(cfg, T, fb, xb, post,
+                                                                       comb, ob),
+                 DSV4_OK);
+    for (size_t i = 0; i < T * K; i++)
+        cr_assert_eq(ob[i], dsv4_bf16_encode(of[i]), "post out[%zu] (%s): code 0x%04x, fp32 %a",
+                     i, where, ob[i], (double)of[i]);
+
+    dsv4_hc_head_stages s = {r, m, w}, sb = {rb, mb, wb};
+    cr_assert_eq((opt ? dsv4_opt_hc_head : dsv4_ref_hc_head)(cfg, T, xf, fn, &scale, base, yf, &s),
+                 DSV4_OK);
+    cr_assert_eq((opt ? dsv4_opt_hc_head_bf16 : dsv4_ref_hc_head_bf16)(cfg, T, xb, fn, &scale,
+                                                                       base, yb, &sb),
+                 DSV4_OK);
+    for (size_t i = 0; i < T * d; i++)
+        cr_assert_eq(yb[i], dsv4_bf16_encode(yf[i]), "head y[%zu] (%s): code 0x%04x, fp32 %a", i,
+                     where, yb[i], (double)yf[i]);
+    same_floats("head r", rb, r, T, where);
+    same_floats("head mixes", mb, m, T * hc, where);
+    same_floats("head w", wb, w, T * hc, where);
+    void *all[] = {fb, xb, ob, yb, ff, xf, of, yf, post, comb, fn, base, r, m, w, rb, mb, wb};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+}
+
+Test(hc_post_head_bf16, ref_and_opt_are_their_fp32_forms, .timeout = 600) {
+    const dsv4_mhc_cfg cfgs[] = {{4, 37, 20, 1e-6f, 1e-6f}, {4, 1029, 20, 1e-6f, 1e-6f},
+                                 {3, 100, 7, 1e-6f, 1e-6f}, {4, 4096, 20, 1e-6f, 1e-6f}};
+    const size_t Ts[] = {1, 5, 67, 130};
+    for (size_t ci = 0; ci < sizeof cfgs / sizeof cfgs[0]; ci++)
+        for (size_t ti = 0; ti < sizeof Ts / sizeof Ts[0]; ti++) {
+            if (cfgs[ci].d == 4096 && Ts[ti] > 5) continue; /* V4 width: a few tokens suffice */
+            char where[96];
+            snprintf(where, sizeof where, "ref, hc %zu d %zu T %zu", cfgs[ci].hc, cfgs[ci].d,
+                     Ts[ti]);
+            check_post_head(&cfgs[ci], Ts[ti], 0, where);
+            for (int isa = 0; isa < DSV4_ISA_COUNT; isa++) {
+                if (!dsv4_isa_supported((dsv4_isa)isa)) continue;
+                cr_assert_eq(dsv4_isa_set((dsv4_isa)isa), DSV4_OK);
+                for (int threads = 1; threads <= 3; threads += 2) {
+                    dsv4_threads_set(threads);
+                    snprintf(where, sizeof where, "opt %s, %d threads, hc %zu d %zu T %zu",
+                             dsv4_isa_name((dsv4_isa)isa), threads, cfgs[ci].hc, cfgs[ci].d,
+                             Ts[ti]);
+                    check_post_head(&cfgs[ci], Ts[ti], 1, where);
+                }
+            }
+        }
+}
+
+Test(hc_post_head_bf16, same_status_as_fp32) {
+    const dsv4_mhc_cfg good = {4, 8, 20, 1e-6f, 1e-6f}, bad_hc = {0, 8, 20, 1e-6f, 1e-6f};
+    const dsv4_mhc_cfg huge = {4, SIZE_MAX / 8, 20, 1e-6f, 1e-6f};
+    uint16_t codes[256] = {0};
+    float v[256] = {0}, scale = 1.0f;
+    const dsv4_mhc_cfg *cfgs[] = {&good, &good, NULL, &bad_hc, &huge};
+    const size_t Ts[] = {2, 0, 2, 2, 2};
+    for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++)
+        for (int null_arg = 0; null_arg <= 6; null_arg++)
+            for (int opt = 0; opt <= 1; opt++) {
+                const char *who = opt ? "opt" : "ref";
+                int n = null_arg;
+                dsv4_status want = (opt ? dsv4_opt_hc_post : dsv4_ref_hc_post)(
+                    cfgs[i], Ts[i], n == 1 ? NULL : v, n == 2 ? NULL : v, n == 3 ? NULL : v,
+                    n == 4 ? NULL : v, n == 5 ? NULL : v);
+                dsv4_status got = (opt ? dsv4_opt_hc_post_bf16 : dsv4_ref_hc_post_bf16)(
+                    cfgs[i], Ts[i], n == 1 ? NULL : codes, n == 2 ? NULL : codes,
+                    n == 3 ? NULL : v, n == 4 ? NULL : v, n == 5 ? NULL : codes);
+                cr_assert_eq(got, want, "post case %zu, null %d, %s: %d against %d", i, n, who,
+                             (int)got, (int)want);
+                want = (opt ? dsv4_opt_hc_head : dsv4_ref_hc_head)(
+                    cfgs[i], Ts[i], n == 1 ? NULL : v, n == 2 ? NULL : v, n == 3 ? NULL : &scale,
+                    n == 4 ? NULL : v, n == 5 ? NULL : v, NULL);
+                got = (opt ? dsv4_opt_hc_head_bf16 : dsv4_ref_hc_head_bf16)(
+                    cfgs[i], Ts[i], n == 1 ? NULL : codes, n == 2 ? NULL : v,
+                    n == 3 ? NULL : &scale, n == 4 ? NULL : v, n == 5 ? NULL : codes, NULL);
+                cr_assert_eq(got, want, "head case %zu, null %d, %s: %d against %d", i, n, who,
+                             (int)got, (int)want);
+            }
+}

@@ -265,13 +265,21 @@ static void bench_gemm(bench_ctx *x) {
  * weighted sum, split and Sinkhorn (spec/mhc.md §9).  The "bf16" rows run
  * hc_pre on V4's own storage of the residual stream (dsv4_*_hc_pre_bf16: x
  * and y as bf16 codes, the same values and bits), which moves half the
- * bytes of x; same flops, same target.  The other rows call
+ * bytes of x; same flops, same target (and hc_post's bf16 row, f, x and
+ * out as codes).  The other rows call
  * again and again on the same x and fn, which then come from cache; the
  * "cold" row cycles through MHC_COLD_COPIES copies of both (44 MiB), so that
  * they come from memory, as in a model where each layer has its own fn.
  * Sinkhorn and hc_post: time and opt/ref speedup (Sinkhorn target >= 8x on
  * one thread). */
-typedef enum mhc_kind { MHC_PRE, MHC_PRE_BF16, MHC_MIXES, MHC_SINKHORN, MHC_POST } mhc_kind;
+typedef enum mhc_kind {
+    MHC_PRE,
+    MHC_PRE_BF16,
+    MHC_MIXES,
+    MHC_SINKHORN,
+    MHC_POST,
+    MHC_POST_BF16
+} mhc_kind;
 
 typedef struct mhc_row {
     const char *name;
@@ -291,6 +299,7 @@ static const mhc_row mhc_rows[] = {
     {"hc_pre bf16 d=4096 T=256", MHC_PRE_BF16, 256, 0, 0},
     {"sinkhorn n=4 20it T=4096", MHC_SINKHORN, 4096, 1, 0},
     {"hc_post d=4096 T=64", MHC_POST, 64, 1, 0},
+    {"hc_post bf16 d=4096 T=64", MHC_POST_BF16, 64, 1, 0},
 };
 
 enum { MHC_COLD_COPIES = 8, MHC_K = 16384 };
@@ -299,7 +308,8 @@ typedef struct mhc_bufs {
     float *x;   /* [MHC_COLD_COPIES * 64, K] (also T = 256 tokens) */
     float *fn;  /* [MHC_COLD_COPIES, 24, K] */
     float *f, *y, *post, *comb, *logits, *out; /* sized for T = 256 / 4096 */
-    uint16_t *xb, *yb; /* x [256, K] as bf16 codes (x's first 256 tokens), y [256, d] */
+    uint16_t *xb, *yb; /* x [256, K] as bf16 codes (x's first 256 tokens), y [256, K] */
+    uint16_t *fb;      /* f [256, d] as bf16 codes */
     float scale[3], base[24];
     size_t turn; /* the copy the next cold call takes */
 } mhc_bufs;
@@ -317,6 +327,9 @@ static dsv4_status mhc_call(const mhc_row *r, dsv4_impl impl, mhc_bufs *b) {
     case MHC_PRE_BF16:
         return (ref ? dsv4_ref_hc_pre_bf16 : dsv4_opt_hc_pre_bf16)(
             &cfg, r->T, b->xb, b->fn, b->scale, b->base, b->yb, b->post, b->comb, NULL);
+    case MHC_POST_BF16:
+        return (ref ? dsv4_ref_hc_post_bf16 : dsv4_opt_hc_post_bf16)(&cfg, r->T, b->fb, b->xb,
+                                                                     b->post, b->comb, b->yb);
     case MHC_MIXES: /* r [T] read from the post buffer ([T, 4]) */
         return (ref ? dsv4_ref_hc_mixes : dsv4_opt_hc_mixes)(&cfg, r->T, 24, b->x, b->fn, b->post,
                                                              b->out);
@@ -406,14 +419,16 @@ static void bench_mhc(bench_ctx *x) {
     b.logits = mhc_alloc(S * 16);
     b.out = mhc_alloc(T * K > S * 16 ? T * K : S * 16);
     b.xb = dsv4_bench_alloc(T * K * sizeof *b.xb);
-    b.yb = dsv4_bench_alloc(T * 4096 * sizeof *b.yb);
+    b.yb = dsv4_bench_alloc(T * K * sizeof *b.yb);
+    b.fb = dsv4_bench_alloc(T * 4096 * sizeof *b.fb);
     if (!b.x || !b.fn || !b.f || !b.y || !b.post || !b.comb || !b.logits || !b.out || !b.xb ||
-        !b.yb) {
+        !b.yb || !b.fb) {
         fprintf(x->out, "mhc: out of memory\n");
         x->errors++;
     } else {
         for (size_t i = 0; i < copies * 24 * K; i++) b.fn[i] *= 1e-3f; /* mixes of order 1 */
         for (size_t i = 0; i < T * K; i++) b.xb[i] = dsv4_bf16_encode(b.x[i]);
+        for (size_t i = 0; i < T * 4096; i++) b.fb[i] = dsv4_bf16_encode(b.f[i]);
         b.scale[0] = 0.5f;
         b.scale[1] = 1.0f;
         b.scale[2] = 2.0f;
@@ -427,6 +442,7 @@ static void bench_mhc(bench_ctx *x) {
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     free(b.xb);
     free(b.yb);
+    free(b.fb);
 }
 
 int dsv4_cli_bench(int argc, char **argv, FILE *out, FILE *err) {
