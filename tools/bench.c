@@ -105,23 +105,10 @@ static void free_bufs(bench_bufs *b) {
     free(b->scales);
 }
 
-typedef struct case_call {
-    const bench_case *c;
-    dsv4_impl impl;
-    bench_bufs *b;
-} case_call;
-
-static dsv4_status run_case_call(void *ctx) {
-    const case_call *k = ctx;
-    return k->c->run(k->c, k->impl, k->b);
-}
-
-/* Best seconds of `reps` runs after `warm` seconds of runs (at least one,
- * dsv4_bench_warm); <0 on error. */
-static double time_case(const bench_case *c, dsv4_impl impl, bench_bufs *b, int reps, double warm,
+/* Best seconds of `reps` runs after one warm-up run; <0 on error. */
+static double time_case(const bench_case *c, dsv4_impl impl, bench_bufs *b, int reps,
                         dsv4_status *st) {
-    case_call k = {c, impl, b};
-    *st = dsv4_bench_warm(run_case_call, &k, warm);
+    *st = c->run(c, impl, b);
     double best = 1e30;
     for (int r = 0; r < reps && *st == DSV4_OK; r++) {
         double t0 = dsv4_now();
@@ -165,8 +152,7 @@ static void bench_row(bench_ctx *x, const bench_case *c, int threads, double t_r
     double in_bytes = (double)n * sizeof(float);
     dsv4_status st;
     dsv4_threads_set(threads);
-    double t_opt = time_case(c, DSV4_IMPL_OPT, x->b, x->quick ? 3 : 7,
-                             dsv4_bench_warm_seconds(x->quick), &st);
+    double t_opt = time_case(c, DSV4_IMPL_OPT, x->b, x->quick ? 3 : 7, &st);
     if (t_opt < 0 || t_ref < 0) {
         fprintf(x->out, "%-22s %3d  error: %s\n", c->name, threads, dsv4_strerror(st));
         x->errors++;
@@ -204,34 +190,18 @@ static const gemm_row gemm_rows[] = {
     {"sgemm A*A 4096^2", 0, 0, 4096, 4096, 4096, 0, 0},
 };
 
-typedef struct gemm_call {
-    const gemm_row *r;
-    dsv4_impl impl;
-    const float *a, *b;
-    float *c;
-} gemm_call;
-
-static dsv4_status run_gemm_call(void *ctx) {
-    const gemm_call *k = ctx;
-    const gemm_row *r = k->r;
-    return (k->impl == DSV4_IMPL_REF ? dsv4_ref_sgemm : dsv4_opt_sgemm)(
-        r->ta, r->tb, r->m, r->n, r->k, 1.0f, k->a, r->ta ? r->m : r->k, k->b,
-        r->tb ? r->k : r->n, 0.0f, k->c, r->n);
-}
-
-/* Best seconds of `reps` calls after `warm` seconds of calls (at least one);
- * <0 on error. */
+/* Best seconds of `reps` calls after a warm-up; <0 on error. */
 static double time_gemm(const gemm_row *r, dsv4_impl impl, const float *a, const float *b,
-                        float *c, int reps, double warm) {
-    gemm_call k = {r, impl, a, b, c};
-    if (dsv4_bench_warm(run_gemm_call, &k, warm) != DSV4_OK) return -1.0;
+                        float *c, int reps) {
     double best = 1e30;
-    for (int i = 0; i < reps; i++) {
+    for (int i = 0; i <= reps; i++) {
         double t0 = dsv4_now();
-        dsv4_status st = run_gemm_call(&k);
+        dsv4_status st = (impl == DSV4_IMPL_REF ? dsv4_ref_sgemm : dsv4_opt_sgemm)(
+            r->ta, r->tb, r->m, r->n, r->k, 1.0f, a, r->ta ? r->m : r->k, b, r->tb ? r->k : r->n,
+            0.0f, c, r->n);
         double t = dsv4_now() - t0;
         if (st != DSV4_OK) return -1.0;
-        if (t < best) best = t;
+        if (i > 0 && t < best) best = t;
     }
     return best;
 }
@@ -247,12 +217,12 @@ static void bench_gemm_row(bench_ctx *x, const gemm_row *r, const float *a, cons
     int thr[2] = {1, x->m->threads};
     char ref_text[32] = "-";
     if (r->with_ref) {
-        double t = time_gemm(r, DSV4_IMPL_REF, a, b, c, 1, 0.0);
+        double t = time_gemm(r, DSV4_IMPL_REF, a, b, c, 1);
         snprintf(ref_text, sizeof ref_text, "%.2f", t > 0 ? flops / t * 1e-9 : 0.0);
     }
     for (int i = 0; i < (x->m->threads > 1 ? 2 : 1); i++) {
         dsv4_threads_set(thr[i]);
-        double t = time_gemm(r, DSV4_IMPL_OPT, a, b, c, reps, dsv4_bench_warm_seconds(x->quick));
+        double t = time_gemm(r, DSV4_IMPL_OPT, a, b, c, reps);
         if (t < 0) {
             fprintf(x->out, "%-24s %3d  error\n", r->name, thr[i]);
             x->errors++;
@@ -371,29 +341,15 @@ static dsv4_status mhc_call(const mhc_row *r, dsv4_impl impl, mhc_bufs *b) {
     }
 }
 
-typedef struct mhc_timed {
-    const mhc_row *r;
-    dsv4_impl impl;
-    mhc_bufs *b;
-} mhc_timed;
-
-static dsv4_status run_mhc_timed(void *ctx) {
-    const mhc_timed *k = ctx;
-    return mhc_call(k->r, k->impl, k->b);
-}
-
-/* Best seconds of `reps` calls after `warm` seconds of calls (at least one);
- * <0 on error. */
-static double time_mhc(const mhc_row *r, dsv4_impl impl, mhc_bufs *b, int reps, double warm) {
-    mhc_timed k = {r, impl, b};
-    if (dsv4_bench_warm(run_mhc_timed, &k, warm) != DSV4_OK) return -1.0;
+/* Best seconds of `reps` calls after a warm-up; <0 on error. */
+static double time_mhc(const mhc_row *r, dsv4_impl impl, mhc_bufs *b, int reps) {
     double best = 1e30;
-    for (int i = 0; i < reps; i++) {
+    for (int i = 0; i <= reps; i++) {
         double t0 = dsv4_now();
         dsv4_status st = mhc_call(r, impl, b);
         double t = dsv4_now() - t0;
         if (st != DSV4_OK) return -1.0;
-        if (t < best) best = t;
+        if (i > 0 && t < best) best = t;
     }
     return best;
 }
@@ -409,13 +365,12 @@ static void bench_mhc_row(bench_ctx *x, const mhc_row *r, mhc_bufs *b) {
     int pre = r->kind == MHC_PRE || r->kind == MHC_PRE_BF16;
     int gemm = pre || r->kind == MHC_MIXES;
     double flops = gemm ? 2.0 * (double)r->T * 24.0 * 16384.0 : 0.0;
-    double t_ref = time_mhc(r, DSV4_IMPL_REF, b, 1, 0.0);
+    double t_ref = time_mhc(r, DSV4_IMPL_REF, b, 1);
     int thr[2] = {1, x->m->threads};
     for (int i = 0; i < (x->m->threads > 1 ? 2 : 1); i++) {
         dsv4_threads_set(thr[i]);
         /* calls of 0.2-2 ms on a shared machine: many cheap tries find a quiet one */
-        double t = time_mhc(r, DSV4_IMPL_OPT, b, x->quick ? 10 : 30,
-                            dsv4_bench_warm_seconds(x->quick));
+        double t = time_mhc(r, DSV4_IMPL_OPT, b, x->quick ? 10 : 30);
         if (t < 0 || t_ref < 0) {
             fprintf(x->out, "%-26s %3d  error\n", r->name, thr[i]);
             x->errors++;
@@ -517,7 +472,7 @@ int dsv4_cli_bench(int argc, char **argv, FILE *out, FILE *err) {
     bench_ctx x = {&m, &b, quick, out, 0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         dsv4_status st;
-        double t_ref = time_case(&cases[i], DSV4_IMPL_REF, &b, quick ? 2 : 3, 0.0, &st);
+        double t_ref = time_case(&cases[i], DSV4_IMPL_REF, &b, quick ? 2 : 3, &st);
         bench_row(&x, &cases[i], 1, t_ref);
         if (all > 1) bench_row(&x, &cases[i], all, t_ref);
     }

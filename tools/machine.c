@@ -32,17 +32,6 @@ void *dsv4_bench_alloc(size_t bytes) {
     return rounded < bytes ? NULL : aligned_alloc(64, rounded ? rounded : 64);
 }
 
-dsv4_status dsv4_bench_warm(dsv4_status (*call)(void *ctx), void *ctx, double seconds) {
-    double end = dsv4_now() + seconds;
-    dsv4_status st;
-    do {
-        st = call(ctx);
-    } while (st == DSV4_OK && dsv4_now() < end);
-    return st;
-}
-
-double dsv4_bench_warm_seconds(int quick) { return quick ? 0.1 : 0.2; }
-
 static dsv4_status measure_copy(int quick, dsv4_machine *m) {
     m->copy_bytes = (size_t)(quick ? 64 : 256) << 20;
     unsigned char *src = dsv4_bench_alloc(m->copy_bytes);

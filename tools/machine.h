@@ -27,16 +27,4 @@ dsv4_status dsv4_machine_measure(int quick, dsv4_machine *m);
  * NULL when out of memory; free() releases it. */
 void *dsv4_bench_alloc(size_t bytes);
 
-/* Calls call(ctx) until `seconds` have passed (at least once), before a
- * timing: on this VM a vCPU that sat idle runs slow for some tens of
- * milliseconds after it wakes (two-thread hc_pre right after a one-thread
- * run: 190-218 us at the best of 30 calls, 167-172 us after 100 ms of calls
- * and also after longer; 20 ms was not enough), while the peak FMA rate it
- * is compared with is measured in runs of 0.25 s.  Returns the first
- * failing status. */
-dsv4_status dsv4_bench_warm(dsv4_status (*call)(void *ctx), void *ctx, double seconds);
-
-/* How long the benchmark warms up before each timing of opt. */
-double dsv4_bench_warm_seconds(int quick);
-
 #endif
