@@ -12,15 +12,8 @@
 
 enum { BLOCK_TOKENS = 64 }; /* tokens widened at a time: 4 MiB of x at V4-Flash sizes */
 
-/* out[i] = fp32(code[i]): exact. */
-static void widen(const uint16_t *code, size_t n, float *out) {
-    for (size_t i = 0; i < n; i++) out[i] = dsv4_bf16_decode(code[i]);
-}
-
-/* code[i] = the code of v[i], a bf16 value already: exact (NaN: 0x7FC0). */
-static void narrow(const float *v, size_t n, uint16_t *code) {
-    for (size_t i = 0; i < n; i++) code[i] = dsv4_bf16_encode(v[i]);
-}
+/* Widening codes to fp32 is dsv4_ref_decode (exact); storing the outputs,
+ * bf16 values already, is dsv4_ref_encode (exact; NaN 0x7FC0). */
 
 /* Scratch of `per_token` floats for each of the first min(T, BLOCK_TOKENS)
  * tokens; *block gets that token count.  NULL when it cannot be had. */
@@ -66,11 +59,12 @@ dsv4_status dsv4_hc_pre_bf16_widened(dsv4_hc_pre_fn pre, const dsv4_mhc_cfg *cfg
     float *yf = xf + block * K;
     for (size_t lo = 0; lo < T && st == DSV4_OK; lo += block) {
         size_t n = T - lo < block ? T - lo : block;
-        widen(&x[lo * K], n * K, xf);
         dsv4_hc_pre_stages s = pre_stages_from(stages, lo, hc, rows);
-        st = pre(cfg, n, xf, fn, scale, base, yf, &post[lo * hc], &comb[lo * hc * hc],
-                 stages ? &s : NULL);
-        if (st == DSV4_OK) narrow(yf, n * d, &y[lo * d]);
+        st = dsv4_ref_decode(DSV4_FMT_BF16, &x[lo * K], xf, n * K);
+        if (st == DSV4_OK)
+            st = pre(cfg, n, xf, fn, scale, base, yf, &post[lo * hc], &comb[lo * hc * hc],
+                     stages ? &s : NULL);
+        if (st == DSV4_OK) st = dsv4_ref_encode(DSV4_FMT_BF16, yf, &y[lo * d], n * d);
     }
     free(xf);
     return st;
@@ -89,10 +83,10 @@ dsv4_status dsv4_hc_post_bf16_widened(dsv4_hc_post_fn post_op, const dsv4_mhc_cf
     float *xf = ff + block * d, *of = xf + block * K;
     for (size_t lo = 0; lo < T && st == DSV4_OK; lo += block) {
         size_t n = T - lo < block ? T - lo : block;
-        widen(&f[lo * d], n * d, ff);
-        widen(&x[lo * K], n * K, xf);
-        st = post_op(cfg, n, ff, xf, &post[lo * hc], &comb[lo * hc * hc], of);
-        if (st == DSV4_OK) narrow(of, n * K, &out[lo * K]);
+        st = dsv4_ref_decode(DSV4_FMT_BF16, &f[lo * d], ff, n * d);
+        if (st == DSV4_OK) st = dsv4_ref_decode(DSV4_FMT_BF16, &x[lo * K], xf, n * K);
+        if (st == DSV4_OK) st = post_op(cfg, n, ff, xf, &post[lo * hc], &comb[lo * hc * hc], of);
+        if (st == DSV4_OK) st = dsv4_ref_encode(DSV4_FMT_BF16, of, &out[lo * K], n * K);
     }
     free(ff);
     return st;
@@ -112,10 +106,10 @@ dsv4_status dsv4_hc_head_bf16_widened(dsv4_hc_head_fn head, const dsv4_mhc_cfg *
     float *yf = xf + block * K;
     for (size_t lo = 0; lo < T && st == DSV4_OK; lo += block) {
         size_t n = T - lo < block ? T - lo : block;
-        widen(&x[lo * K], n * K, xf);
         dsv4_hc_head_stages s = head_stages_from(stages, lo, hc);
-        st = head(cfg, n, xf, fn, scale, base, yf, stages ? &s : NULL);
-        if (st == DSV4_OK) narrow(yf, n * d, &y[lo * d]);
+        st = dsv4_ref_decode(DSV4_FMT_BF16, &x[lo * K], xf, n * K);
+        if (st == DSV4_OK) st = head(cfg, n, xf, fn, scale, base, yf, stages ? &s : NULL);
+        if (st == DSV4_OK) st = dsv4_ref_encode(DSV4_FMT_BF16, yf, &y[lo * d], n * d);
     }
     free(xf);
     return st;

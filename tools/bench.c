@@ -421,14 +421,15 @@ static void bench_mhc(bench_ctx *x) {
     b.xb = dsv4_bench_alloc(T * K * sizeof *b.xb);
     b.yb = dsv4_bench_alloc(T * K * sizeof *b.yb);
     b.fb = dsv4_bench_alloc(T * 4096 * sizeof *b.fb);
-    if (!b.x || !b.fn || !b.f || !b.y || !b.post || !b.comb || !b.logits || !b.out || !b.xb ||
-        !b.yb || !b.fb) {
-        fprintf(x->out, "mhc: out of memory\n");
+    dsv4_status st = DSV4_E_NOMEM;
+    if (b.x && b.fn && b.f && b.y && b.post && b.comb && b.logits && b.out && b.xb && b.yb && b.fb)
+        st = dsv4_opt_encode(DSV4_FMT_BF16, b.x, b.xb, T * K); /* the bf16 rows' x and f */
+    if (st == DSV4_OK) st = dsv4_opt_encode(DSV4_FMT_BF16, b.f, b.fb, T * 4096);
+    if (st != DSV4_OK) {
+        fprintf(x->out, "mhc: %s\n", dsv4_strerror(st));
         x->errors++;
     } else {
         for (size_t i = 0; i < copies * 24 * K; i++) b.fn[i] *= 1e-3f; /* mixes of order 1 */
-        for (size_t i = 0; i < T * K; i++) b.xb[i] = dsv4_bf16_encode(b.x[i]);
-        for (size_t i = 0; i < T * 4096; i++) b.fb[i] = dsv4_bf16_encode(b.f[i]);
         b.scale[0] = 0.5f;
         b.scale[1] = 1.0f;
         b.scale[2] = 2.0f;
