@@ -748,6 +748,12 @@ dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, c
     return run_hc_pre(&j, fn, scale, base, post, comb, stages);
 }
 
+/* The kernels that let hc_pre_bf16 and hc_head_bf16 read x's codes
+ * directly (else they widen blocks of x, as ref does). */
+static int reads_bf16_x(const dsv4_mhc_kernels *k) {
+    return k->mixes_seg && k->mixes_seg_bf16 && k->weighted_sum_bf16;
+}
+
 /* The codes read and written directly when the ISA's kernels can (the
  * fused one-pass hc_pre); else blocks of x widened, as ref does. */
 dsv4_status dsv4_opt_hc_pre_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
@@ -759,7 +765,7 @@ dsv4_status dsv4_opt_hc_pre_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16
     if (st != DSV4_OK || T == 0) return st;
     mhc_job j;
     job_init(&j, cfg, T, K);
-    if (!j.k->mixes_seg || !j.k->mixes_seg_bf16 || !j.k->weighted_sum_bf16)
+    if (!reads_bf16_x(j.k))
         return dsv4_hc_pre_bf16_widened(dsv4_opt_hc_pre, cfg, T, x, fn, scale, base, y, post,
                                         comb, stages);
     j.xb = x;
@@ -825,7 +831,7 @@ dsv4_status dsv4_opt_hc_head_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint1
     if (st != DSV4_OK || T == 0) return st;
     mhc_job j;
     job_init(&j, cfg, T, K);
-    if (!j.k->mixes_seg || !j.k->mixes_seg_bf16 || !j.k->weighted_sum_bf16)
+    if (!reads_bf16_x(j.k))
         return dsv4_hc_head_bf16_widened(dsv4_opt_hc_head, cfg, T, x, fn, scale, base, y, stages);
     j.xb = x;
     j.yb = y;
