@@ -7,7 +7,9 @@
  *
  *   for each panel of columns (a few hundred to a few thousand)
  *       all threads: pack op(B)[all k, panel cols] -> bp (nr-column slivers
- *                    per k-block), once, shared
+ *                    per k-block), once, shared (or, for a small panel
+ *                    that is a single block column, once per thread into
+ *                    its own buffer: see b_mode)
  *       all threads: claim blocks of at most mc x nc of the panel; per block
  *           for each k-block [p0, p0 + kc)            (ascending)
  *               pack op(A)[block rows, k-block] -> ap (mr-row slivers, own)
@@ -105,6 +107,34 @@ void dsv4_gemm_pack(const dsv4_gemm_view *x, size_t r0, size_t rows, size_t p0, 
  * for any k, as long as one nr sliver of all k fits (see plan()). */
 enum { PANEL_FLOATS = 4 << 20, PACK_TASK_SLIVERS = 8 };
 
+/* Who packs op(B), and where:
+ *  B_SHARED:     all threads together, once per panel, into bp (a pool run
+ *                of its own before the blocks);
+ *  B_PER_WORKER: with several threads, a panel of one block column (so
+ *                every block reads all of it) of at most OWN_PANEL_FLOATS
+ *                packed floats.  Each thread packs it into its own buffer
+ *                during its first block, one k-block at a time as the block
+ *                needs it, and reuses it for its other blocks.  A thread
+ *                then packs the whole panel instead of its share, but no
+ *                pool run separates packing from computing, and no thread
+ *                reads slivers that another core wrote (and holds in its
+ *                cache).  On two threads the shared packing of 512^3's
+ *                1 MiB panel took 82 us, against 27 us for all of it on one
+ *                thread (spec/gemm.md);
+ *  B_PER_BLOCK:  not even one sliver of all k fits PANEL_FLOATS: each block
+ *                packs its own columns, per k-block. */
+typedef enum { B_SHARED, B_PER_WORKER, B_PER_BLOCK } b_mode;
+
+/* B_PER_WORKER: panels of at most OWN_PANEL_FLOATS packed floats (1 MiB,
+ * one core's L2 here), and the threads' buffers WORKER_STRIDE_FLOATS apart
+ * or a multiple of that (address space only: the gap is never touched).
+ * With the threads' buffers next to each other, or 64 or 256 KiB apart,
+ * 256^3 on two threads took 113-118 us, one thread's first block 40%
+ * slower than the other's; with their starts 1 MiB or more apart, 84-96 us
+ * and both threads alike.  The cause is not known: the pages behind the
+ * buffers are scattered in physical memory either way (spec/gemm.md). */
+enum { OWN_PANEL_FLOATS = 1 << 18, WORKER_STRIDE_FLOATS = 1 << 18 };
+
 typedef struct gemm_job {
     const dsv4_gemm_kernels *kern;
     dsv4_gemm_view a;   /* op(A) [m, k] */
@@ -120,12 +150,14 @@ typedef struct gemm_job {
     size_t j_panel, panel_cols; /* the panel being worked on: C columns */
     size_t panel_blocks, pack_tasks; /* of the current panel */
     size_t pack_slivers; /* nr slivers per pack task (of the current panel) */
-    int shared_b;       /* op(B) packed once per panel into bp (else per block) */
-    float *bp;          /* the packed panel: the k-block at p0 starts at
-                           bp + p0 * panel_max, [slivers, kc, nr] */
+    b_mode b_mode;      /* who packs op(B) (see b_mode) */
+    float *bp;          /* B_SHARED: the packed panel; the k-block at p0 starts
+                           at bp + p0 * panel_max, [slivers, kc, nr] */
     atomic_size_t next_block;
-    float *work;        /* [workers, ap_floats + w_floats + bp_floats] */
+    float *work;        /* [workers, worker_floats] */
     size_t ap_floats, w_floats, bp_floats; /* per worker, each a multiple of 16 */
+    size_t worker_floats; /* from one worker's buffers to the next's (see
+                             WORKER_STRIDE_FLOATS) */
 } gemm_job;
 
 /* Even block size: the fewest blocks of at most `cap`, equal up to `unit`;
@@ -200,21 +232,32 @@ static void block_rows(const gemm_job *j, size_t bi, size_t *i0, size_t *rows) {
     *rows = min_size(count * mr, j->m - *i0);
 }
 
-/* One block of C inside the current panel, all its k-blocks in order. */
-static void run_block(const gemm_job *j, size_t block, float *ap, float *w, float *bp_own) {
+/* One block of C inside the current panel, all its k-blocks in order.
+ * bp_own is the thread's own op(B) buffer: B_PER_BLOCK, [slivers, kc, nr]
+ * for the current k-block; B_PER_WORKER, the panel laid out as bp is, and
+ * *own_packed says whether it already holds it. */
+static void run_block(const gemm_job *j, size_t block, float *ap, float *w, float *bp_own,
+                      int *own_packed) {
     size_t bi = block % j->blocks_m, bj = block / j->blocks_m;
     size_t i0, rows, jb = bj * j->nc, cols = min_size(j->nc, j->panel_cols - jb);
     block_rows(j, bi, &i0, &rows);
     for (size_t p0 = 0; p0 < j->k; p0 += j->kc) {
         size_t kc = min_size(j->kc, j->k - p0);
-        const float *bp = bp_own;
-        if (j->shared_b)
-            bp = j->bp + p0 * j->panel_max + (jb / j->kern->nr) * kc * j->kern->nr;
-        else
+        const float *bp;
+        if (j->b_mode == B_PER_BLOCK) {
             j->kern->pack(&j->bt, j->j_panel + jb, cols, p0, kc, j->kern->nr, bp_own);
+            bp = bp_own;
+        } else {
+            float *panel = j->b_mode == B_SHARED ? j->bp : bp_own;
+            bp = panel + p0 * j->panel_max + (jb / j->kern->nr) * kc * j->kern->nr;
+            if (j->b_mode == B_PER_WORKER && !*own_packed) /* jb = 0: one block column */
+                j->kern->pack(&j->bt, j->j_panel, cols, p0, kc, j->kern->nr,
+                              panel + p0 * j->panel_max);
+        }
         j->kern->pack(&j->a, i0, rows, p0, kc, j->kern->mr, ap);
         block_kstep(j, i0, rows, j->j_panel + jb, cols, p0, kc, ap, bp, w);
     }
+    *own_packed = 1;
 }
 
 /* Compute task `worker`: its own A buffer and partial sums; blocks are
@@ -222,12 +265,13 @@ static void run_block(const gemm_job *j, size_t block, float *ap, float *w, floa
  * of them. */
 static void worker_task(void *ctx, size_t worker) {
     gemm_job *j = ctx;
-    float *ap = j->work + worker * (j->ap_floats + j->w_floats + j->bp_floats);
+    float *ap = j->work + worker * j->worker_floats;
     float *w = ap + j->ap_floats, *bp_own = w + j->w_floats;
+    int own_packed = 0; /* bp_own holds this panel (B_PER_WORKER) */
     for (;;) {
         size_t block = atomic_fetch_add(&j->next_block, 1);
         if (block >= j->panel_blocks) break;
-        run_block(j, block, ap, w, bp_own);
+        run_block(j, block, ap, w, bp_own, &own_packed);
     }
 }
 
@@ -267,8 +311,8 @@ static void plan(gemm_job *j, size_t threads) {
     /* A panel at least one sliver wide while that fits PANEL_FLOATS; past
      * that (k in the hundred thousands) every block packs its own op(B),
      * one k-block at a time, and the whole of C is one panel. */
-    j->shared_b = PANEL_FLOATS / j->k >= kn->nr;
-    j->panel_max = j->shared_b ? even_block(j->n, PANEL_FLOATS / j->k, kn->nr) : j->n;
+    int fits = PANEL_FLOATS / j->k >= kn->nr;
+    j->panel_max = fits ? even_block(j->n, PANEL_FLOATS / j->k, kn->nr) : j->n;
     j->nc = even_block(j->panel_max, kn->nc, kn->nr);
     for (;;) {
         size_t blocks_n = ceil_div(j->panel_max, j->nc);
@@ -278,10 +322,17 @@ static void plan(gemm_job *j, size_t threads) {
             break;
         j->nc = even_block(j->panel_max, j->nc / 2, kn->nr);
     }
+    int own = threads > 1 && j->nc >= j->panel_max && j->panel_max * j->k <= OWN_PANEL_FLOATS;
+    j->b_mode = !fits ? B_PER_BLOCK : own ? B_PER_WORKER : B_SHARED;
     j->mc = ceil_div(ceil_div(j->m, kn->mr), j->blocks_m) * kn->mr;
     j->ap_floats = round16(j->mc * j->kc);
     j->w_floats = j->k > j->kc ? round16(j->mc * j->nc) : 0;
-    j->bp_floats = j->shared_b ? 0 : round16(j->nc * j->kc);
+    j->bp_floats = j->b_mode == B_PER_WORKER ? round16(j->panel_max * j->k)
+                   : j->b_mode == B_PER_BLOCK ? round16(j->nc * j->kc)
+                                               : 0;
+    j->worker_floats = j->ap_floats + j->w_floats + j->bp_floats;
+    if (j->b_mode == B_PER_WORKER)
+        j->worker_floats = ceil_div(j->worker_floats, WORKER_STRIDE_FLOATS) * WORKER_STRIDE_FLOATS;
 }
 
 /* Slivers per pack task: PACK_TASK_SLIVERS, halved while that would leave
@@ -303,7 +354,7 @@ static dsv4_status run_panel(gemm_job *j, size_t j0, size_t cols, size_t workers
     j->panel_cols = cols;
     j->pack_slivers = pack_slivers(slivers, kblocks, workers);
     j->pack_tasks = kblocks * ceil_div(slivers, j->pack_slivers);
-    dsv4_status st = j->shared_b ? dsv4_pool_run(j->pack_tasks, pack_task, j) : DSV4_OK;
+    dsv4_status st = j->b_mode == B_SHARED ? dsv4_pool_run(j->pack_tasks, pack_task, j) : DSV4_OK;
     if (st != DSV4_OK) return st;
     j->panel_blocks = j->blocks_m * ceil_div(cols, j->nc);
     atomic_store(&j->next_block, 0);
@@ -376,13 +427,12 @@ dsv4_status dsv4_opt_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t 
     atomic_init(&j.next_block, 0);
 
     size_t workers = min_size(threads, j.blocks_m * ceil_div(min_size(n, j.panel_max), j.nc));
-    size_t panel_floats = j.shared_b ? round16(j.panel_max * k) : 0;
-    size_t per_worker = j.ap_floats + j.w_floats + j.bp_floats;
+    size_t panel_floats = j.b_mode == B_SHARED ? round16(j.panel_max * k) : 0;
     /* 64-byte aligned: the packed slivers are read with aligned vector loads. */
     int cached;
-    j.work = work_acquire(panel_floats + workers * per_worker, &cached);
+    j.work = work_acquire(panel_floats + workers * j.worker_floats, &cached);
     if (!j.work) return DSV4_E_NOMEM;
-    j.bp = j.work + workers * per_worker;
+    j.bp = j.work + workers * j.worker_floats;
     for (size_t j0 = 0; j0 < n && st == DSV4_OK; j0 += j.panel_max)
         st = run_panel(&j, j0, min_size(j.panel_max, n - j0), workers);
     work_release(j.work, cached);

@@ -255,6 +255,23 @@ Test(gemm, multi_panel_and_long_k, .timeout = 120) {
     }
 }
 
+/* A panel small enough for each thread to pack it for itself (several
+ * threads, one block column, a few k-blocks): each k-block must be packed
+ * once, in its place, before any block of the thread reads it.  All ISAs,
+ * both transposes of B, 2 and 3 threads (m = 389 gives every ISA enough
+ * row blocks for 3 threads without cutting the columns); 24 rows checked. */
+Test(gemm, panel_packed_per_thread) {
+    dsv4_isa isas[DSV4_ISA_COUNT];
+    int n_isa = isa_list(isas);
+    for (int s = 0; s < n_isa; s++)
+        for (int tb = 0; tb < 2; tb++) {
+            gemm_case g = {0, tb, 389, 97, 3 * dsv4_gemm_kernels_for(isas[s])->kc + 5,
+                           1, 2, 0, 1.0f, 0.0f, 0, 24};
+            run_case(&g, isas[s], 2);
+            run_case(&g, isas[s], 3);
+        }
+}
+
 /* ---- threads ------------------------------------------------------------------ */
 
 Test(gemm, threads_give_identical_bits) {
