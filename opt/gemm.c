@@ -125,15 +125,10 @@ enum { PANEL_FLOATS = 4 << 20, PACK_TASK_SLIVERS = 8 };
  *                packs its own columns, per k-block. */
 typedef enum { B_SHARED, B_PER_WORKER, B_PER_BLOCK } b_mode;
 
-/* B_PER_WORKER: panels of at most OWN_PANEL_FLOATS packed floats (1 MiB,
- * one core's L2 here), and the threads' buffers WORKER_STRIDE_FLOATS apart
- * or a multiple of that (address space only: the gap is never touched).
- * With the threads' buffers next to each other, or 64 or 256 KiB apart,
- * 256^3 on two threads took 113-118 us, one thread's first block 40%
- * slower than the other's; with their starts 1 MiB or more apart, 84-96 us
- * and both threads alike.  The cause is not known: the pages behind the
- * buffers are scattered in physical memory either way (spec/gemm.md). */
-enum { OWN_PANEL_FLOATS = 1 << 18, WORKER_STRIDE_FLOATS = 1 << 18 };
+/* B_PER_WORKER panels: at most OWN_PANEL_FLOATS packed floats (1 MiB, one
+ * core's L2 here); the threads' buffers are then dsv4_thread_stride apart
+ * (opt.h: with them closer, one thread ran its first block 40% slower). */
+enum { OWN_PANEL_FLOATS = 1 << 18 };
 
 typedef struct gemm_job {
     const dsv4_gemm_kernels *kern;
@@ -156,8 +151,7 @@ typedef struct gemm_job {
     atomic_size_t next_block;
     float *work;        /* [workers, worker_floats] */
     size_t ap_floats, w_floats, bp_floats; /* per worker, each a multiple of 16 */
-    size_t worker_floats; /* from one worker's buffers to the next's (see
-                             WORKER_STRIDE_FLOATS) */
+    size_t worker_floats; /* from one worker's buffers to the next's */
 } gemm_job;
 
 /* Even block size: the fewest blocks of at most `cap`, equal up to `unit`;
@@ -332,7 +326,7 @@ static void plan(gemm_job *j, size_t threads) {
                                                : 0;
     j->worker_floats = j->ap_floats + j->w_floats + j->bp_floats;
     if (j->b_mode == B_PER_WORKER)
-        j->worker_floats = ceil_div(j->worker_floats, WORKER_STRIDE_FLOATS) * WORKER_STRIDE_FLOATS;
+        j->worker_floats = dsv4_thread_stride(j->worker_floats);
 }
 
 /* Slivers per pack task: PACK_TASK_SLIVERS, halved while that would leave

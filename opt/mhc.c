@@ -212,20 +212,14 @@ static size_t mix_scratch_floats(const mhc_job *j, size_t chunk) {
     return whole_lines(chunk * dsv4_mhc_acc_rows(j->rows, k->mixes_tile_rows) * k->mixes_lanes);
 }
 
-/* Distance in floats from one slot's accumulators to the next one's: the
- * accumulators and then ACC_GAP_FLOATS unused.  Slots run at once on
- * different cores, each adding to its own accumulators token after token
- * (1.6 KiB apart at V4 sizes).  With the parts adjacent, hc_pre at T = 64 on
- * two threads took 255-295 us against 190 us with 64 KiB or more between
- * them (16 KiB: 210-240 us), in one process alternating the layouts, while
- * the kernels' other data stayed where they were.  The likely cause: one
- * core's prefetchers run past the end of its accumulators into the next
- * slot's and take those lines from the core that is writing them.  The gap
- * costs address space only; nothing touches it. */
-enum { ACC_GAP_FLOATS = 64 * 1024 / sizeof(float) };
-
+/* Distance in floats from one slot's accumulators to the next one's
+ * (opt.h).  Slots run at once on different cores, each adding to its own
+ * accumulators token after token (1.6 KiB apart at V4 sizes); with the
+ * parts adjacent, the second chunk's thread was 25-50% slower over its
+ * mixes, and with them 64 KiB apart hc_pre at T = 256 was 5% slower than
+ * with them 1 MiB apart. */
 static size_t mix_slot_stride(const mhc_job *j, size_t chunk) {
-    return mix_scratch_floats(j, chunk) + ACC_GAP_FLOATS;
+    return dsv4_thread_stride(mix_scratch_floats(j, chunk));
 }
 
 static dsv4_status alloc_mix_scratch(mhc_job *j, size_t chunk) {
