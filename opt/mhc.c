@@ -36,8 +36,10 @@
 #include <string.h>
 
 enum {
-    ELEM_CHUNK = 1 << 16, /* about this many x elements per chunk (rms, wsum, post) */
-    GATE_CHUNK = 256,     /* tokens per chunk of split + Sinkhorn */
+    ELEM_CHUNK = 1 << 19,     /* at most this many x elements per chunk (rms, wsum,
+                                 post), or one token if a token holds more */
+    ELEM_CHUNK_MIN = 1 << 16, /* and at least this many, or all T tokens */
+    GATE_CHUNK = 256,         /* tokens per chunk of split + Sinkhorn */
 };
 
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
@@ -113,9 +115,31 @@ static dsv4_status run_phase(mhc_job *j, chunk_fn chunk, size_t per_chunk) {
     return st != DSV4_OK ? st : (dsv4_status)atomic_load(&j->status);
 }
 
-/* Tokens per chunk so that a chunk holds about ELEM_CHUNK elements of x. */
-static size_t elem_tokens(size_t per_token) {
-    return per_token >= ELEM_CHUNK ? 1 : ELEM_CHUNK / per_token;
+/* Tokens per chunk when T tokens are cut into the fewest chunks of at most
+ * max_tokens that are a multiple of the slot (thread) count, T spread
+ * evenly over them.  Each thread then takes a few large chunks, and no
+ * thread idles while another has work left (up to a chunk). */
+static size_t even_chunk(const mhc_job *j, size_t max_tokens) {
+    size_t chunks = j->slots * ceil_div(j->T, j->slots * max_tokens);
+    return ceil_div(j->T, chunks);
+}
+
+/* Tokens per chunk of the element-wise phases (rms, weighted sum,
+ * hc_post): chunks of at most ELEM_CHUNK elements of x (2 MiB of fp32),
+ * spread evenly, but none below ELEM_CHUNK_MIN elements.  Fixed chunks of
+ * 2^16 elements (4 tokens at V4-Flash sizes), handed to the threads in
+ * turn, made hc_post on two threads 1.25x slower at T = 64 and 1.7x slower
+ * at T = 256 (104-109 against 83-87 us, 612-696 against 356-404 us), and
+ * 1.15x at T = 1024; chunks of 8 and 16 tokens came between.  Threads
+ * writing many small interleaved pieces of the output run slower on this
+ * machine than threads writing a few large ones.  The floor keeps tiny
+ * calls on one thread: at T = 3, two threads took 7.9 us against 6.6 us
+ * on one. */
+static size_t elem_tokens(const mhc_job *j) {
+    size_t most = j->K >= ELEM_CHUNK ? 1 : ELEM_CHUNK / j->K;
+    size_t least = j->K >= ELEM_CHUNK_MIN ? 1 : ELEM_CHUNK_MIN / j->K;
+    size_t tokens = even_chunk(j, most);
+    return tokens < least ? min_sz(least, j->T) : tokens;
 }
 
 /* A job over T tokens with the active ISA's kernels and one slot per
@@ -188,7 +212,7 @@ static void rms_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
         j->r[t] = rms_factor(j, j->k->sumsq(&j->x[t * j->K], j->K));
 }
 
-static dsv4_status phase_rms(mhc_job *j) { return run_phase(j, rms_chunk, elem_tokens(j->K)); }
+static dsv4_status phase_rms(mhc_job *j) { return run_phase(j, rms_chunk, elem_tokens(j)); }
 
 /* ---- (H2) mixes ------------------------------------------------------------------ */
 static void scale_by_r(mhc_job *j, size_t lo, size_t n) {
@@ -201,10 +225,7 @@ static void scale_by_r(mhc_job *j, size_t lo, size_t n) {
  * chunks (each reads all of fn) that are a multiple of the slot (thread)
  * count and take at most DSV4_MHC_MIX_TOKENS tokens each (mhc_kernels.h),
  * the job's T spread evenly over them. */
-static size_t mix_tokens(const mhc_job *j) {
-    size_t chunks = j->slots * ceil_div(j->T, j->slots * DSV4_MHC_MIX_TOKENS);
-    return ceil_div(j->T, chunks);
-}
+static size_t mix_tokens(const mhc_job *j) { return even_chunk(j, DSV4_MHC_MIX_TOKENS); }
 
 /* Floats of one chunk's mixes accumulators, for chunks of `chunk` tokens. */
 static size_t mix_scratch_floats(const mhc_job *j, size_t chunk) {
@@ -383,7 +404,7 @@ static void wsum_chunk(mhc_job *j, size_t lo, size_t n, size_t slot) {
         j->k->weighted_sum(&x[t * j->K], &w[t * j->hc], j->hc, j->d, &y[t * j->d]);
 }
 
-static dsv4_status phase_wsum(mhc_job *j) { return run_phase(j, wsum_chunk, elem_tokens(j->K)); }
+static dsv4_status phase_wsum(mhc_job *j) { return run_phase(j, wsum_chunk, elem_tokens(j)); }
 
 /* ---- sharing a chunk's segments (hc_pre) -------------------------------------------
  * The owner of a chunk (the slot that took it) takes the chunk's segments
@@ -630,7 +651,7 @@ dsv4_status dsv4_opt_hc_post(const dsv4_mhc_cfg *cfg, size_t T, const float *f, 
     j.f = f;
     j.x = x;
     j.y = out;
-    return run_phase(&j, post_chunk, elem_tokens(j.K));
+    return run_phase(&j, post_chunk, elem_tokens(&j));
 }
 
 /* The codes read and written directly when the ISA has the kernel; else
@@ -646,7 +667,7 @@ dsv4_status dsv4_opt_hc_post_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint1
     j.fb = f;
     j.xb = x;
     j.yb = out;
-    return run_phase(&j, post_chunk, elem_tokens(j.K));
+    return run_phase(&j, post_chunk, elem_tokens(&j));
 }
 
 /* ---- whole operators ---------------------------------------------------------------- */
