@@ -117,11 +117,10 @@ static dsv4_status run_phase(mhc_job *j, chunk_fn chunk, size_t per_chunk) {
 
 /* Tokens per chunk when T tokens are cut into the fewest chunks of at most
  * max_tokens that are a multiple of the slot (thread) count, T spread
- * evenly over them.  Each thread then takes a few large chunks, and no
- * thread idles while another has work left (up to a chunk). */
+ * evenly over them (opt.h).  Each thread then takes a few large chunks,
+ * and no thread idles while another has work left (up to a chunk). */
 static size_t even_chunk(const mhc_job *j, size_t max_tokens) {
-    size_t chunks = j->slots * ceil_div(j->T, j->slots * max_tokens);
-    return ceil_div(j->T, chunks);
+    return dsv4_task_units(j->T, j->slots, 1, 1, max_tokens);
 }
 
 /* Tokens per chunk of the element-wise phases (rms, weighted sum,
@@ -138,8 +137,7 @@ static size_t even_chunk(const mhc_job *j, size_t max_tokens) {
 static size_t elem_tokens(const mhc_job *j) {
     size_t most = j->K >= ELEM_CHUNK ? 1 : ELEM_CHUNK / j->K;
     size_t least = j->K >= ELEM_CHUNK_MIN ? 1 : ELEM_CHUNK_MIN / j->K;
-    size_t tokens = even_chunk(j, most);
-    return tokens < least ? min_sz(least, j->T) : tokens;
+    return dsv4_task_units(j->T, j->slots, 1, least, most);
 }
 
 /* A job over T tokens with the active ISA's kernels and one slot per
