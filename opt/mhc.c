@@ -115,14 +115,6 @@ static dsv4_status run_phase(mhc_job *j, chunk_fn chunk, size_t per_chunk) {
     return st != DSV4_OK ? st : (dsv4_status)atomic_load(&j->status);
 }
 
-/* Tokens per chunk when T tokens are cut into the fewest chunks of at most
- * max_tokens that are a multiple of the slot (thread) count, T spread
- * evenly over them (opt.h).  Each thread then takes a few large chunks,
- * and no thread idles while another has work left (up to a chunk). */
-static size_t even_chunk(const mhc_job *j, size_t max_tokens) {
-    return dsv4_task_units(j->T, j->slots, 1, 1, max_tokens);
-}
-
 /* Tokens per chunk of the element-wise phases (rms, weighted sum,
  * hc_post): chunks of at most ELEM_CHUNK elements of x (2 MiB of fp32),
  * spread evenly, but none below ELEM_CHUNK_MIN elements.  Fixed chunks of
@@ -223,7 +215,9 @@ static void scale_by_r(mhc_job *j, size_t lo, size_t n) {
  * chunks (each reads all of fn) that are a multiple of the slot (thread)
  * count and take at most DSV4_MHC_MIX_TOKENS tokens each (mhc_kernels.h),
  * the job's T spread evenly over them. */
-static size_t mix_tokens(const mhc_job *j) { return even_chunk(j, DSV4_MHC_MIX_TOKENS); }
+static size_t mix_tokens(const mhc_job *j) {
+    return dsv4_task_units(j->T, j->slots, 1, 1, DSV4_MHC_MIX_TOKENS);
+}
 
 /* Floats of one chunk's mixes accumulators, for chunks of `chunk` tokens. */
 static size_t mix_scratch_floats(const mhc_job *j, size_t chunk) {
