@@ -36,7 +36,9 @@ OPTLEVEL = -O2 -g
 endif
 
 WARN     = -std=c11 -Wall -Wextra -Wpedantic
-CPPFLAGS = -Iinclude -Iref -Iopt -D_POSIX_C_SOURCE=200809L
+CPPFLAGS = -Iinclude -Iio -Iref -Iopt -D_POSIX_C_SOURCE=200809L
+# The oracle sees the public headers, io/ and itself: never ref/ or opt/.
+ORACLE_CPPFLAGS = -Iinclude -Iio -Igolden/oracle -D_POSIX_C_SOURCE=200809L
 # ref: no contraction into FMA, no fast-math: its bits depend only on input bits.
 REF_FLAGS = -ffp-contract=off -fno-fast-math
 BASEFLAGS = $(WARN) $(OPTLEVEL) -fPIC $(SANFLAGS)
@@ -50,24 +52,23 @@ endif
 AVX2_FLAGS   = -mavx2 -mfma
 AVX512_FLAGS = -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma
 
+# Files named *_avx2.c / *_avx512.c hold x86 kernels: built with the ISA's
+# flags on x86-64, left out elsewhere.
+isa_filter = $(if $(X86),$(1),$(filter-out %_avx2.c %_avx512.c,$(1)))
+
+IO_SRC   = $(sort $(wildcard io/*.c))
 REF_SRC  = $(sort $(wildcard ref/*.c))
-OPT_ALL  = $(sort $(wildcard opt/*.c))
-OPT_ISA  = $(filter %_avx2.c %_avx512.c,$(OPT_ALL))
-OPT_PORT = $(filter-out $(OPT_ISA),$(OPT_ALL))
-ifdef X86
-OPT_SRC  = $(OPT_ALL)
-else
-OPT_SRC  = $(OPT_PORT)
-endif
-TOOL_LIB_SRC = $(filter-out tools/main.c,$(sort $(wildcard tools/*.c)))
+OPT_SRC  = $(call isa_filter,$(sort $(wildcard opt/*.c)))
+TOOL_LIB_SRC = $(call isa_filter,$(filter-out tools/main.c,$(sort $(wildcard tools/*.c))))
 TEST_SRC = $(sort $(wildcard tests/test_*.c))
 ORACLE_SRC = $(sort $(wildcard golden/oracle/*.c))
 
-LIB_OBJ  = $(REF_SRC:%.c=$(BUILD)/%.o) $(OPT_SRC:%.c=$(BUILD)/%.o)
+IO_OBJ   = $(IO_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  = $(IO_OBJ) $(REF_SRC:%.c=$(BUILD)/%.o) $(OPT_SRC:%.c=$(BUILD)/%.o)
 TOOL_OBJ = $(TOOL_LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-HEADERS  = include/dsv4.h $(wildcard ref/*.h opt/*.h tools/*.h tests/*.h golden/oracle/*.h)
+HEADERS  = include/dsv4.h include/dsv4_io.h $(wildcard io/*.h ref/*.h opt/*.h tools/*.h tests/*.h golden/oracle/*.h)
 
 .PHONY: all lib run test test-build golden golden-check bench install uninstall clean fuzz check-deps tsan
 
@@ -79,13 +80,22 @@ $(BUILD)/ref/%.o: ref/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(REF_FLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/opt/%_avx2.o: opt/%_avx2.c $(HEADERS)
+$(BUILD)/io/%.o: io/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(AVX2_FLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/opt/%_avx512.o: opt/%_avx512.c $(HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(AVX512_FLAGS) $(CFLAGS) -c $< -o $@
+# The ISA files of opt/ and tools/ (these rules have the shorter stem, so
+# make prefers them to the folders' general rules).
+define isa_rules
+$$(BUILD)/$(1)/%_avx2.o: $(1)/%_avx2.c $$(HEADERS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS) -I$(1) $$(BASEFLAGS) $$(AVX2_FLAGS) $$(CFLAGS) -c $$< -o $$@
+
+$$(BUILD)/$(1)/%_avx512.o: $(1)/%_avx512.c $$(HEADERS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS) -I$(1) $$(BASEFLAGS) $$(AVX512_FLAGS) $$(CFLAGS) -c $$< -o $$@
+endef
+$(foreach d,opt tools,$(eval $(call isa_rules,$(d))))
 
 $(BUILD)/opt/%.o: opt/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -134,9 +144,10 @@ run: all
 	$(BUILD)/dsv4 verify
 
 # ---- MPFR oracle and golden vectors ------------------------------------------
-$(BUILD)/oracle: $(ORACLE_SRC) $(BUILD)/libdsv4.a $(HEADERS)
+# Linked with io/ only: a call into ref/ or opt/ would not link.
+$(BUILD)/oracle: $(ORACLE_SRC) $(IO_OBJ) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Igolden/oracle $(BASEFLAGS) $(CFLAGS) -o $@ $(ORACLE_SRC) $(BUILD)/libdsv4.a -lmpfr -lgmp $(LDLIBS)
+	$(CC) $(ORACLE_CPPFLAGS) $(BASEFLAGS) $(CFLAGS) -o $@ $(ORACLE_SRC) $(IO_OBJ) -lmpfr -lgmp $(LDLIBS)
 
 golden: check-deps
 	@$(MAKE) --no-print-directory $(BUILD)/oracle $(BUILD)/dsv4
@@ -155,7 +166,7 @@ fuzz:
 # ---- install -----------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
-	install -m 644 include/dsv4.h $(DESTDIR)$(PREFIX)/include/dsv4.h
+	install -m 644 include/dsv4.h include/dsv4_io.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libdsv4.a $(DESTDIR)$(PREFIX)/lib/libdsv4.a
 	install -m 755 $(BUILD)/libdsv4.so $(DESTDIR)$(PREFIX)/lib/libdsv4.so.0
 	ln -sf libdsv4.so.0 $(DESTDIR)$(PREFIX)/lib/libdsv4.so
@@ -163,7 +174,7 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' dsv4.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dsv4.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/dsv4.h $(DESTDIR)$(PREFIX)/lib/libdsv4.a \
+	rm -f $(DESTDIR)$(PREFIX)/include/dsv4.h $(DESTDIR)$(PREFIX)/include/dsv4_io.h $(DESTDIR)$(PREFIX)/lib/libdsv4.a \
 	      $(DESTDIR)$(PREFIX)/lib/libdsv4.so $(DESTDIR)$(PREFIX)/lib/libdsv4.so.0 \
 	      $(DESTDIR)$(PREFIX)/bin/dsv4 $(DESTDIR)$(PREFIX)/lib/pkgconfig/dsv4.pc
 

@@ -1,6 +1,7 @@
-/* internal.h - declarations shared inside the library (not installed).
- * Size checks, the thread pool and the dispatch tables live here so that ref/,
- * opt/ and tools/ use one definition of each. */
+/* internal.h - declarations shared inside the library (not installed):
+ * size checks, bit casts, the thread pool's interface and the argument
+ * checks that ref/ and opt/ share, so that both use one definition of each.
+ * The kernel tables of opt/ are in opt/opt.h and the files it names. */
 #ifndef DSV4_INTERNAL_H
 #define DSV4_INTERNAL_H
 

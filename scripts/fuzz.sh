@@ -39,8 +39,8 @@ fi
 mkdir -p "$out"
 "$cc" -std=c11 -Wall -Wextra -Wpedantic -g -O1 \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -Iinclude -Iref -Itests/fuzz -D_POSIX_C_SOURCE=200809L \
-    ref/json.c ref/safetensors.c ref/status.c tests/fuzz/fuzz_safetensors.c \
+    -Iinclude -Iio -Itests/fuzz -D_POSIX_C_SOURCE=200809L \
+    io/json.c io/safetensors.c io/status.c tests/fuzz/fuzz_safetensors.c \
     -o "$out/fuzz_safetensors"
 
 # ---- seed corpus -------------------------------------------------------------

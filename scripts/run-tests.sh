@@ -37,6 +37,7 @@ if [ -x "$BUILD/oracle" ]; then
     run oracle-selftest "$BUILD/oracle" selftest
     run golden-reproducible sh scripts/golden.sh "$BUILD" check
 fi
+run check-layout sh scripts/check-layout.sh
 run dsv4-verify "$BUILD/dsv4" verify golden
 
 [ -z "$failed_names" ] || echo "failed:$failed_names"

@@ -1,4 +1,4 @@
-/* test_json.c - the JSON reader and writer (ref/json.c). */
+/* test_json.c - the JSON reader and writer (io/json.c). */
 #include "json.h"
 
 #include <criterion/criterion.h>

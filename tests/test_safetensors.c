@@ -1,5 +1,5 @@
-/* test_safetensors.c - safetensors reader and writer (ref/safetensors.c). */
-#include "dsv4.h"
+/* test_safetensors.c - safetensors reader and writer (io/safetensors.c). */
+#include "dsv4_io.h"
 #include "fuzz/st_equal.h"
 
 #include <criterion/criterion.h>

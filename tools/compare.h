@@ -20,7 +20,7 @@
 #ifndef DSV4_COMPARE_H
 #define DSV4_COMPARE_H
 
-#include "dsv4.h"
+#include "dsv4_io.h"
 #include "json.h"
 
 #include <stddef.h>

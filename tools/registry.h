@@ -13,7 +13,7 @@
 #define DSV4_REGISTRY_H
 
 #include "compare.h"
-#include "dsv4.h"
+#include "dsv4_io.h"
 #include "json.h"
 
 #include <stddef.h>

@@ -1,8 +1,9 @@
 /* codec.h - the codec family of the oracle ("cast" and "quant"), private.
  *
- * codec.c        the stages, computed exactly, and the shipped cases
- * codec_inputs.c the input generators (special, random, adversarial)
- * codec_selftest.c checks against the worked vectors of the format notes
+ * codec_stages.c   the stages, computed exactly (this header)
+ * codec_inputs.c   the input generators (codec_inputs.h), which use the stages
+ * codec.c          the shipped and random cases, which use both
+ * codec_selftest.c checks of the stages against worked vectors
  *
  * All fp32 data is passed as uint32_t bit patterns: the oracle never does
  * float arithmetic. */
@@ -25,7 +26,7 @@ typedef struct oc_qcfg {
     int rule;      /* OC_RCEIL or OC_FLOOR */
 } oc_qcfg;
 
-/* ---- stages (codec.c) ---------------------------------------------------- */
+/* ---- stages (codec_stages.c) ---------------------------------------------------- */
 /* encode: x[n] -> codes[n]; decode: codes[n] -> y[n] */
 void oc_cast_encode(int fmt, const uint32_t *x, uint32_t *codes, size_t n);
 void oc_cast_decode(int fmt, const uint32_t *codes, uint32_t *y, size_t n);
@@ -42,17 +43,6 @@ int oc_quant(const oc_qcfg *c, const uint32_t *x, size_t rows, size_t cols, uint
 /* dequant: stored codes, scales -> y[rows, cols] */
 void oc_dequant(const oc_qcfg *c, const uint8_t *stored, const uint8_t *scales, size_t rows,
                 size_t cols, uint32_t *y);
-
-/* ---- inputs (codec_inputs.c) --------------------------------------------- */
-/* fp32 bits of d * 2^k, d a C double holding a short dyadic number. */
-uint32_t oc_f32_scaled(double d, long k);
-void oc_cast_special_inputs(int fmt, uint64_t seed, og_vec *x);
-void oc_cast_random_inputs(int fmt, uint64_t seed, size_t n, og_vec *x);
-/* x[rows, cols] of bf16-valued fp32, tile by tile across magnitudes */
-void oc_quant_random_inputs(const oc_qcfg *c, size_t rows, size_t cols, uint64_t seed,
-                            uint32_t *x);
-/* Rows of width c->bc (c->br must be 1), one corner per row; returns rows. */
-size_t oc_quant_adversarial_inputs(const oc_qcfg *c, og_vec *x);
 
 /* ---- self test (codec_selftest.c) ------------------------------------------ */
 int oc_cast_selftest(void);

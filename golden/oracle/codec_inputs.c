@@ -2,7 +2,7 @@
  *
  * Only integer arithmetic on fp32 bit patterns and exact MPFR values, driven
  * by the oracle's own RNG: the same seed gives the same bits on any machine. */
-#include "codec.h"
+#include "codec_inputs.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,7 +11,7 @@
 #ifndef DSV4_ORACLE_GOLDEN_IO_H
 #define DSV4_ORACLE_GOLDEN_IO_H
 
-#include "dsv4.h"
+#include "dsv4_io.h"
 #include "json.h"
 
 #include <stddef.h>

@@ -4,7 +4,7 @@
  * serialize, and the serialized bytes must parse back to an equal value.
  * Sanitizers (address, undefined) catch out-of-bounds reads and leaks.
  * Build and run with scripts/fuzz.sh. */
-#include "dsv4.h"
+#include "dsv4_io.h"
 #include "st_equal.h"
 
 #include <stdlib.h>

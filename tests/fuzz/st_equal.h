@@ -3,7 +3,7 @@
 #ifndef DSV4_ST_EQUAL_H
 #define DSV4_ST_EQUAL_H
 
-#include "dsv4.h"
+#include "dsv4_io.h"
 
 #include <string.h>
 

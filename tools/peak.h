@@ -7,7 +7,7 @@
 #ifndef DSV4_PEAK_H
 #define DSV4_PEAK_H
 
-#include "internal.h"
+#include "dsv4.h"
 
 #include <stdint.h>
 
@@ -18,7 +18,7 @@
  * DSV4_E_ISA when isa is not supported here. */
 dsv4_status dsv4_peak_fma(dsv4_isa isa, uint64_t iters, double *flops, float *sink);
 
-/* The per-ISA loops (opt/peak_avx2.c, opt/peak_avx512.c); return the flops. */
+/* The per-ISA loops (tools/peak_avx2.c, tools/peak_avx512.c); return the flops. */
 double dsv4_peak_fma_avx2(uint64_t iters, float *sink);
 double dsv4_peak_fma_avx512(uint64_t iters, float *sink);
 

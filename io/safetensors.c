@@ -1,4 +1,4 @@
-/* safetensors.c - reader and writer of safetensors files (include/dsv4.h).
+/* safetensors.c - reader and writer of safetensors files (include/dsv4_io.h).
  *
  * Layout of a file (huggingface/safetensors):
  *   bytes [0, 8)        N, the header length, little-endian uint64
@@ -15,7 +15,7 @@
  * tensors at the same offset keep header order), so serializing a parsed file
  * keeps its data bytes as they were.  Every tensor's data is copied into its
  * own buffer: the result never points into the caller's input. */
-#include "internal.h"
+#include "dsv4_io.h"
 #include "json.h"
 
 #include <errno.h>
@@ -81,8 +81,10 @@ static int shape_product(size_t first, int rank, const size_t *shape, size_t *ou
             return 1;
         }
     }
-    for (int i = 0; i < rank; i++)
-        if (!dsv4_mul_ok(n, shape[i], &n)) return 0;
+    for (int i = 0; i < rank; i++) { /* no zero left: the division is defined */
+        if (n > SIZE_MAX / shape[i]) return 0;
+        n *= shape[i];
+    }
     *out = n;
     return 1;
 }
