@@ -36,12 +36,24 @@ static void ns_normalize(const float *y, size_t count, float eps, dsv4_ns_eps_fo
     for (size_t i = 0; i < count; i++) x[i] = y[i] / div;
 }
 
-/* Scratch of one Newton-Schulz run: A, AA, B [r, r]; BX [r, c]; Y [r, c];
- * and the SGEMM that does the products (ref's or opt's). */
+/* Scratch of one Newton-Schulz run, one allocation: A, AA, B [r, r]; BX, Y
+ * [r, c] (r = min(rows, cols), c the other); then `extra` matrices [rows,
+ * cols] the caller uses (the Muon step's u and O').  And the SGEMM that does
+ * the products (ref's or opt's). */
 typedef struct ns_work {
-    float *a, *aa, *b, *bx, *y;
+    float *a, *aa, *b, *bx, *y, *extra;
     dsv4_sgemm_fn gemm;
 } ns_work;
+
+/* The bytes of that scratch, sizeof(float) * (3 r^2 + (2 + extra) rows cols):
+ * the one expression ns_alloc allocates.  0 when it overflows size_t. */
+static int ns_scratch_bytes(size_t rows, size_t cols, size_t extra, size_t *bytes) {
+    size_t r = rows < cols ? rows : cols, rr, squares, count, mats;
+    if (!dsv4_mul_ok(r, r, &rr) || !dsv4_mul_ok(3, rr, &squares)) return 0;
+    if (!dsv4_mul_ok(rows, cols, &count) || !dsv4_mul_ok(2 + extra, count, &mats)) return 0;
+    if (mats > SIZE_MAX - squares) return 0;
+    return dsv4_mul_ok(squares + mats, sizeof(float), bytes);
+}
 
 /* (N3) one step on x [r, c]:  A = X X^T;  B = b A + c (A A);  X = a X + B X.
  * The arguments were checked before the first step, so the products cannot fail. */
@@ -53,16 +65,17 @@ static void ns_step(float *x, size_t r, size_t c, const float *coef, const ns_wo
     for (size_t i = 0; i < r * c; i++) x[i] = coef[0] * x[i] + w->bx[i];
 }
 
-static dsv4_status ns_check(const dsv4_ns_cfg *cfg, size_t rows, size_t cols, size_t *count) {
+/* The checks of every Newton-Schulz entry point; count = rows * cols, bytes
+ * = the scratch of a run with `extra` caller matrices (ns_scratch_bytes). */
+static dsv4_status ns_check(const dsv4_ns_cfg *cfg, size_t rows, size_t cols, size_t extra,
+                            size_t *count, size_t *bytes) {
     if (!cfg) return DSV4_E_NULL;
     if (cfg->steps < 0 || (cfg->steps > 0 && !cfg->coef)) return cfg->steps < 0 ? DSV4_E_ARG
                                                                                 : DSV4_E_NULL;
     if (!(cfg->eps >= 0.0f && cfg->eps < INFINITY)) return DSV4_E_ARG;
     if ((unsigned)cfg->eps_form > DSV4_NS_EPS_MAX) return DSV4_E_ARG;
-    size_t bytes, r = rows < cols ? rows : cols, rr;
-    if (!dsv4_mul_ok(rows, cols, count) || !dsv4_mul_ok(*count, 4 * sizeof(float), &bytes) ||
-        !dsv4_mul_ok(r, r, &rr) || !dsv4_mul_ok(rr, 4 * sizeof(float), &bytes))
-        return DSV4_E_OVERFLOW;
+    if (!ns_scratch_bytes(rows, cols, extra, bytes)) return DSV4_E_OVERFLOW;
+    *count = rows * cols; /* a part of the scratch, so it fits */
     return DSV4_OK;
 }
 
@@ -93,27 +106,31 @@ static void newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols, cons
     ns_iterate(cfg, rows, cols, w->bx, out, steps_out, w);
 }
 
-static dsv4_status ns_alloc(size_t rows, size_t cols, dsv4_sgemm_fn gemm, ns_work *w) {
-    w->gemm = gemm;
+/* The scratch of ns_work, `bytes` as ns_check computed it for these rows,
+ * cols and extra. */
+static dsv4_status ns_alloc(size_t rows, size_t cols, size_t bytes, dsv4_sgemm_fn gemm,
+                            ns_work *w) {
     size_t r = rows < cols ? rows : cols, count = rows * cols;
-    float *mem = malloc(sizeof(float) * (3 * r * r + 2 * count + 1));
+    float *mem = malloc(bytes);
     if (!mem) return DSV4_E_NOMEM;
+    w->gemm = gemm;
     w->a = mem;
     w->aa = w->a + r * r;
     w->b = w->aa + r * r;
     w->bx = w->b + r * r;
     w->y = w->bx + count;
+    w->extra = w->y + count;
     return DSV4_OK;
 }
 
 dsv4_status dsv4_newton_schulz_with(dsv4_sgemm_fn gemm, const dsv4_ns_cfg *cfg, size_t rows,
                                     size_t cols, const float *z, float *out, float *steps_out) {
-    size_t count;
+    size_t count, bytes;
     ns_work w;
-    dsv4_status st = ns_check(cfg, rows, cols, &count);
+    dsv4_status st = ns_check(cfg, rows, cols, 0, &count, &bytes);
     if (st != DSV4_OK || count == 0) return st;
     if (!z || !out) return DSV4_E_NULL;
-    if ((st = ns_alloc(rows, cols, gemm, &w)) != DSV4_OK) return st;
+    if ((st = ns_alloc(rows, cols, bytes, gemm, &w)) != DSV4_OK) return st;
     newton_schulz(cfg, rows, cols, z, out, steps_out, &w);
     free(w.a);
     return DSV4_OK;
@@ -121,12 +138,12 @@ dsv4_status dsv4_newton_schulz_with(dsv4_sgemm_fn gemm, const dsv4_ns_cfg *cfg, 
 
 dsv4_status dsv4_ns_iterate_with(dsv4_sgemm_fn gemm, const dsv4_ns_cfg *cfg, size_t rows,
                                  size_t cols, const float *x0, float *out, float *steps_out) {
-    size_t count;
+    size_t count, bytes;
     ns_work w;
-    dsv4_status st = ns_check(cfg, rows, cols, &count);
+    dsv4_status st = ns_check(cfg, rows, cols, 0, &count, &bytes);
     if (st != DSV4_OK || count == 0) return st;
     if (!x0 || !out) return DSV4_E_NULL;
-    if ((st = ns_alloc(rows, cols, gemm, &w)) != DSV4_OK) return st;
+    if ((st = ns_alloc(rows, cols, bytes, gemm, &w)) != DSV4_OK) return st;
     ns_iterate(cfg, rows, cols, x0, out, steps_out, &w);
     free(w.a);
     return DSV4_OK;
@@ -134,8 +151,8 @@ dsv4_status dsv4_ns_iterate_with(dsv4_sgemm_fn gemm, const dsv4_ns_cfg *cfg, siz
 
 dsv4_status dsv4_ns_normalize(const dsv4_ns_cfg *cfg, size_t rows, size_t cols, const float *z,
                               float *x0) {
-    size_t count;
-    dsv4_status st = ns_check(cfg, rows, cols, &count);
+    size_t count, bytes;
+    dsv4_status st = ns_check(cfg, rows, cols, 0, &count, &bytes);
     if (st != DSV4_OK || count == 0) return st;
     if (!z || !x0) return DSV4_E_NULL;
     ns_normalize(z, count, cfg->eps, cfg->eps_form, x0);
@@ -181,11 +198,17 @@ static void muon_apply(const muon_scalars *s, float *w, const float *o, size_t c
     for (size_t i = 0; i < count; i++) w[i] = w[i] * s->decay - s->sigma * o[i];
 }
 
+/* The Muon step's scratch holds two matrices [rows, cols] besides
+ * Newton-Schulz's own: u, then O'. */
+enum { MUON_EXTRA = 2 };
+
+/* The checks of every Muon entry point (the stages check as the whole step
+ * does, so that they give the same statuses); count = rows * cols, total =
+ * n_mats * count, bytes = the step's scratch. */
 static dsv4_status muon_check(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
-                              size_t cols, size_t *count) {
-    size_t total;
+                              size_t cols, size_t *count, size_t *total, size_t *bytes) {
     if (!cfg) return DSV4_E_NULL;
-    dsv4_status st = ns_check(&cfg->ns, rows, cols, count);
+    dsv4_status st = ns_check(&cfg->ns, rows, cols, MUON_EXTRA, count, bytes);
     if (st != DSV4_OK) return st;
     if ((unsigned)cfg->momentum_form > DSV4_MUON_MOMENTUM_LERP ||
         (unsigned)cfg->scale_rule > DSV4_MUON_SCALE_ASPECT)
@@ -193,25 +216,20 @@ static dsv4_status muon_check(const dsv4_muon_cfg *cfg, size_t n_mats, size_t ro
     if (!isfinite(cfg->lr) || !isfinite(cfg->momentum) || !isfinite(cfg->weight_decay) ||
         !isfinite(cfg->gamma))
         return DSV4_E_ARG;
-    if (!dsv4_mul_ok(n_mats, *count, &total)) return DSV4_E_OVERFLOW;
+    if (!dsv4_mul_ok(n_mats, *count, total)) return DSV4_E_OVERFLOW;
     return DSV4_OK;
 }
 
 dsv4_status dsv4_muon_step_with(dsv4_sgemm_fn gemm, const dsv4_muon_cfg *cfg, size_t n_mats,
                                 size_t rows, size_t cols, float *w, float *m, const float *g,
                                 float *ns_out) {
-    size_t count;
+    size_t count, total, bytes;
     ns_work work;
-    dsv4_status st = muon_check(cfg, n_mats, rows, cols, &count);
-    if (st != DSV4_OK || count == 0 || n_mats == 0) return st;
+    dsv4_status st = muon_check(cfg, n_mats, rows, cols, &count, &total, &bytes);
+    if (st != DSV4_OK || total == 0) return st;
     if (!w || !m || !g) return DSV4_E_NULL;
-    if ((st = ns_alloc(rows, cols, gemm, &work)) != DSV4_OK) return st;
-    float *u = malloc(sizeof(float) * count * 2); /* u, then O' [rows, cols] */
-    if (!u) {
-        free(work.a);
-        return DSV4_E_NOMEM;
-    }
-    float *o = u + count;
+    if ((st = ns_alloc(rows, cols, bytes, gemm, &work)) != DSV4_OK) return st;
+    float *u = work.extra, *o = u + count; /* [rows, cols] each */
     muon_scalars s = muon_scalars_of(cfg, rows, cols);
     for (size_t e = 0; e < n_mats; e++) {
         size_t at = e * count;
@@ -220,7 +238,6 @@ dsv4_status dsv4_muon_step_with(dsv4_sgemm_fn gemm, const dsv4_muon_cfg *cfg, si
         muon_apply(&s, &w[at], o, count);                            /* M4, M5 */
         if (ns_out) memcpy(&ns_out[at], o, sizeof(float) * count);
     }
-    free(u);
     free(work.a);
     return DSV4_OK;
 }
@@ -237,9 +254,8 @@ dsv4_status dsv4_ref_ns_iterate(const dsv4_ns_cfg *cfg, size_t rows, size_t cols
 
 dsv4_status dsv4_muon_nesterov(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
                                size_t cols, float *m, const float *g, float *u) {
-    size_t count;
-    dsv4_status st = muon_check(cfg, n_mats, rows, cols, &count);
-    size_t total = n_mats * count; /* muon_check checked the product */
+    size_t count, total, bytes;
+    dsv4_status st = muon_check(cfg, n_mats, rows, cols, &count, &total, &bytes);
     if (st != DSV4_OK || total == 0) return st;
     if (!m || !g || !u) return DSV4_E_NULL;
     muon_scalars s = muon_scalars_of(cfg, rows, cols);
@@ -249,9 +265,8 @@ dsv4_status dsv4_muon_nesterov(const dsv4_muon_cfg *cfg, size_t n_mats, size_t r
 
 dsv4_status dsv4_muon_update(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows, size_t cols,
                             float *w, const float *o) {
-    size_t count;
-    dsv4_status st = muon_check(cfg, n_mats, rows, cols, &count);
-    size_t total = n_mats * count; /* muon_check checked the product */
+    size_t count, total, bytes;
+    dsv4_status st = muon_check(cfg, n_mats, rows, cols, &count, &total, &bytes);
     if (st != DSV4_OK || total == 0) return st;
     if (!w || !o) return DSV4_E_NULL;
     muon_scalars s = muon_scalars_of(cfg, rows, cols);

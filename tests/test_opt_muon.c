@@ -96,3 +96,58 @@ Test(opt_muon, bad_arguments_match_ref) {
     cr_assert_eq(dsv4_opt_newton_schulz(&cfg.ns, 2, 2, b, b, NULL), DSV4_E_ARG);
     cr_assert_eq(dsv4_opt_newton_schulz(NULL, 2, 2, b, b, NULL), DSV4_E_NULL);
 }
+
+/* Shapes whose Newton-Schulz scratch, 4 * (3 r^2 + 2 rows cols) bytes with r
+ * = min(rows, cols), wraps around size_t while rows * cols and r^2 alone do
+ * not (a check on stand-ins for the allocated size let these through, and the
+ * 48-byte allocation that wrapped was then written).  Every entry point must
+ * say DSV4_E_OVERFLOW before it reads or writes the one-element buffers. */
+Test(muon_args, scratch_size_overflow) {
+    const size_t shapes[2][2] = {{924272211u, 1108357816u}, {1108357816u, 924272211u}};
+    const dsv4_ns_cfg ns = DSV4_NS_V4;
+    const dsv4_muon_cfg cfg = {DSV4_NS_V4, 0.02, 0.95, 0.1, 0.18, DSV4_MUON_MOMENTUM_SUM,
+                               DSV4_MUON_SCALE_RMS};
+    float b[4] = {0}; /* any access beyond these faults or trips the sanitizers */
+    for (int s = 0; s < 2; s++) {
+        size_t r = shapes[s][0], c = shapes[s][1];
+        cr_assert_eq(dsv4_ref_newton_schulz(&ns, r, c, b, b, NULL), DSV4_E_OVERFLOW, "%zux%zu", r, c);
+        cr_assert_eq(dsv4_opt_newton_schulz(&ns, r, c, b, b, NULL), DSV4_E_OVERFLOW, "%zux%zu", r, c);
+        cr_assert_eq(dsv4_ref_ns_iterate(&ns, r, c, b, b, NULL), DSV4_E_OVERFLOW);
+        cr_assert_eq(dsv4_opt_ns_iterate(&ns, r, c, b, b, NULL), DSV4_E_OVERFLOW);
+        cr_assert_eq(dsv4_ns_normalize(&ns, r, c, b, b), DSV4_E_OVERFLOW);
+        cr_assert_eq(dsv4_ref_muon_step(&cfg, 1, r, c, b, b, b, NULL), DSV4_E_OVERFLOW);
+        cr_assert_eq(dsv4_opt_muon_step(&cfg, 1, r, c, b, b, b, NULL), DSV4_E_OVERFLOW);
+        cr_assert_eq(dsv4_muon_nesterov(&cfg, 1, r, c, b, b, b), DSV4_E_OVERFLOW);
+        cr_assert_eq(dsv4_muon_update(&cfg, 1, r, c, b, b), DSV4_E_OVERFLOW);
+    }
+}
+
+/* The Muon step's scratch adds two matrices [rows, cols] (u and O') to
+ * Newton-Schulz's: a shape where 4 * (3 r^2 + 2 rows cols) fits in size_t but
+ * 4 * (3 r^2 + 4 rows cols) does not overflows the step and its stages.
+ * 1 x 2^60: 4 * (3 + 2^61) < 2^64 <= 4 * (3 + 2^62). */
+Test(muon_args, step_scratch_overflow) {
+    const size_t shapes[2][2] = {{1, (size_t)1 << 60}, {(size_t)1 << 60, 1}};
+    const dsv4_muon_cfg cfg = {DSV4_NS_V4, 0.02, 0.95, 0.1, 0.18, DSV4_MUON_MOMENTUM_SUM,
+                               DSV4_MUON_SCALE_RMS};
+    float b[4] = {0};
+    for (int s = 0; s < 2; s++) {
+        size_t r = shapes[s][0], c = shapes[s][1];
+        cr_assert_eq(dsv4_ref_muon_step(&cfg, 1, r, c, b, b, b, NULL), DSV4_E_OVERFLOW);
+        cr_assert_eq(dsv4_opt_muon_step(&cfg, 1, r, c, b, b, b, NULL), DSV4_E_OVERFLOW);
+        cr_assert_eq(dsv4_muon_nesterov(&cfg, 1, r, c, b, b, b), DSV4_E_OVERFLOW);
+        cr_assert_eq(dsv4_muon_update(&cfg, 1, r, c, b, b), DSV4_E_OVERFLOW);
+    }
+}
+
+/* n_mats * rows * cols overflowing is checked before anything uses it. */
+Test(muon_args, batch_overflow) {
+    const dsv4_muon_cfg cfg = {DSV4_NS_V4, 0.02, 0.95, 0.1, 0.18, DSV4_MUON_MOMENTUM_SUM,
+                               DSV4_MUON_SCALE_RMS};
+    float b[4] = {0};
+    const size_t e = SIZE_MAX / 2 + 1;
+    cr_assert_eq(dsv4_ref_muon_step(&cfg, e, 2, 2, b, b, b, NULL), DSV4_E_OVERFLOW);
+    cr_assert_eq(dsv4_opt_muon_step(&cfg, e, 2, 2, b, b, b, NULL), DSV4_E_OVERFLOW);
+    cr_assert_eq(dsv4_muon_nesterov(&cfg, e, 2, 2, b, b, b), DSV4_E_OVERFLOW);
+    cr_assert_eq(dsv4_muon_update(&cfg, e, 2, 2, b, b), DSV4_E_OVERFLOW);
+}
