@@ -305,27 +305,128 @@ Test(traps, eps_in_row_divisor) {
     near("row 1 after one round", out[1][0], other / col, 0, 1e-6);
 }
 
-/* V4-Pro width (d = 7168, K = 28672): ref and opt agree within the spec's
- * tolerances, comb bit for bit once fed the same logits. */
-Test(sizes, v4_pro_width) {
+/* Round v (finite, normal in bf16) to bf16, to nearest even, in double. */
+static double bf16_round(double v) {
+    int e;
+    if (v == 0.0) return v;
+    frexp(v, &e);
+    return ldexp(nearbyint(ldexp(v, 8 - e)), e - 8);
+}
+
+/* V4-Pro width (d = 7168, K = 28672), on every ISA the machine has: opt
+ * against ref with spec/mhc.md §7's tolerances, computed from ref's outputs,
+ * on every output and stage of hc_pre; and the parts the spec makes
+ * bit-exact (split, Sinkhorn, the weighted sum) recomputed by ref from opt's
+ * mixes give opt's bits. */
+enum { Tp = 2, Dp = 7168, Kp = 4 * Dp, Mp = 24, H = 4 };
+typedef struct pro_case {
+    float x[Tp * Kp], fn[Mp * Kp], scale[3], base[Mp];
+    /* [0] ref, [1] opt */
+    float y[2][Tp * Dp], post[2][Tp * H], comb[2][Tp * H * H], logits[2][Tp * H * H];
+    float mixes[2][Tp * Mp], r[2][Tp], pre[2][Tp * H];
+} pro_case;
+
+static void pro_run(pro_case *c, int impl) {
     const dsv4_mhc_cfg cfg = DSV4_MHC_V4_PRO;
-    enum { Tp = 2, Kp = 4 * 7168, Mp = 24 };
-    static float x[Tp * Kp], fn[Mp * Kp], y[2][Tp * 7168], post[2][Tp * 4], comb[2][Tp * 16];
-    static float logits[2][Tp * 16], mixes[2][Tp * Mp], r[2][Tp];
-    float scale[3] = {0.5f, -1.0f, 4.0f}, base[Mp];
-    for (int i = 0; i < Tp * Kp; i++) x[i] = dsv4_bf16_decode(dsv4_bf16_encode(uniform(-2, 2)));
-    for (int i = 0; i < Mp * Kp; i++) fn[i] = uniform(-1, 1) / 128.0f;
-    for (int i = 0; i < Mp; i++) base[i] = uniform(-1, 1);
-    for (int impl = 0; impl < 2; impl++) {
-        dsv4_hc_pre_stages st = {r[impl], mixes[impl], NULL, logits[impl]};
-        dsv4_status s = (impl ? dsv4_opt_hc_pre : dsv4_ref_hc_pre)(
-            &cfg, Tp, x, fn, scale, base, y[impl], post[impl], comb[impl], &st);
-        cr_assert_eq(s, DSV4_OK);
+    dsv4_hc_pre_stages st = {c->r[impl], c->mixes[impl], c->pre[impl], c->logits[impl]};
+    dsv4_status s = (impl ? dsv4_opt_hc_pre : dsv4_ref_hc_pre)(
+        &cfg, Tp, c->x, c->fn, c->scale, c->base, c->y[impl], c->post[impl], c->comb[impl], &st);
+    cr_assert_eq(s, DSV4_OK);
+}
+
+/* Element i of opt's `what` within abs + rel * |ref| of ref's. */
+static void near_ref(const char *what, const char *isa, int i, double opt, double ref, double abs,
+                     double rel) {
+    cr_assert(fabs(opt - ref) <= abs + rel * fabs(ref), "%s[%d] (%s): opt %a, ref %a, tolerance %g",
+              what, i, isa, opt, ref, abs + rel * fabs(ref));
+}
+
+static void pro_compare(const pro_case *c, const char *isa) {
+    const dsv4_mhc_cfg cfg = DSV4_MHC_V4_PRO;
+    const float *x = c->x, *fn = c->fn, *scale = c->scale, *base = c->base;
+    const float(*r)[Tp] = c->r, (*mixes)[Tp * Mp] = c->mixes, (*pre)[Tp * H] = c->pre;
+    const float(*post)[Tp * H] = c->post, (*logits)[Tp * H * H] = c->logits;
+    const float(*comb)[Tp * H * H] = c->comb, (*y)[Tp * Dp] = c->y;
+    const double u = 0x1p-24, tau = 8.0 * sqrt((double)Kp) * u;
+    /* rms: relative tau_K */
+    for (int t = 0; t < Tp; t++) near_ref("r", isa, t, r[1][t], r[0][t], 0, tau);
+    /* mixes: abs tau_K * A2 + relative (tau_K + 4u), A2 = max r * ||x o fn[m]||_2;
+     * delta_m, the case's mixes tolerance, is the largest of these */
+    double a2 = 0, dm = 0;
+    for (int t = 0; t < Tp; t++)
+        for (int m = 0; m < Mp; m++) {
+            double ss = 0;
+            for (int k = 0; k < Kp; k++) {
+                double p = (double)x[t * Kp + k] * fn[m * Kp + k];
+                ss += p * p;
+            }
+            a2 = fmax(a2, r[0][t] * sqrt(ss));
+        }
+    for (int i = 0; i < Tp * Mp; i++) {
+        double tol = tau * a2 + (tau + 4 * u) * fabs(mixes[0][i]);
+        near_ref("mixes", isa, i, mixes[1][i], mixes[0][i], tol, 0);
+        dm = fmax(dm, tol);
     }
-    double tau = 8.0 * sqrt((double)Kp) * 0x1p-24;
-    for (int t = 0; t < Tp; t++) near("r at Pro width", r[1][t], r[0][t], 0, tau);
-    for (int i = 0; i < Tp * Mp; i++) near("mixes at Pro width", mixes[1][i], mixes[0][i], 1e-3, tau);
-    float c2[Tp * 16];
+    /* split: pre, post abs 1e-5 + max(|scale0|, |scale1|) delta_m / 2; logits
+     * abs 1e-6 + |scale2| delta_m, relative 4u; delta_L the largest of those */
+    double gate = 1e-5 + 0.5 * fmax(fabs(scale[0]), fabs(scale[1])) * dm, dl = 0;
+    for (int i = 0; i < Tp * H; i++) {
+        near_ref("pre", isa, i, pre[1][i], pre[0][i], gate, 0);
+        near_ref("post", isa, i, post[1][i], post[0][i], gate, 0);
+    }
+    for (int i = 0; i < Tp * H * H; i++) {
+        double tol = 1e-6 + fabs(scale[2]) * dm + 4 * u * fabs(logits[0][i]);
+        near_ref("logits", isa, i, logits[1][i], logits[0][i], tol, 0);
+        dl = fmax(dl, tol);
+    }
+    /* Sinkhorn: abs 2e-5 + 4 delta_L */
+    for (int i = 0; i < Tp * H * H; i++)
+        near_ref("comb", isa, i, comb[1][i], comb[0][i], 2e-5 + 4 * dl, 0);
+    /* y, bf16 boundary-aware: bf16(e - tol) <= y <= bf16(e + tol), e the
+     * exact weighted sum of ref's pre, tol = 1e-5 sum_j |pre_j x_j| + 4u |e| */
+    for (int t = 0; t < Tp; t++)
+        for (int i = 0; i < Dp; i++) {
+            double e = 0, mag = 0;
+            for (int j = 0; j < H; j++) {
+                double p = (double)pre[0][t * H + j] * x[t * Kp + j * Dp + i];
+                e += p;
+                mag += fabs(p);
+            }
+            double tol = 1e-5 * mag + 4 * u * fabs(e), lo = bf16_round(e - tol),
+                   hi = bf16_round(e + tol);
+            for (int impl = 0; impl < 2; impl++) {
+                float v = y[impl][t * Dp + i];
+                cr_assert(v == dsv4_bf16_decode(dsv4_bf16_encode(v)) && lo <= v && v <= hi,
+                          "y[%d][%d] of %s (%s): %a, not bf16 of a value in [%a, %a]", t, i,
+                          impl ? "opt" : "ref", isa, (double)v, e - tol, e + tol);
+            }
+        }
+    /* bit-exact: ref's split, Sinkhorn and weighted sum on opt's mixes */
+    static float p2[Tp * H], q2[Tp * H], l2[Tp * H * H], c2[Tp * H * H], y2[Tp * Dp];
+    cr_assert_eq(dsv4_ref_hc_split(&cfg, Tp, mixes[1], scale, base, p2, q2, l2), DSV4_OK);
     cr_assert_eq(dsv4_ref_sinkhorn(4, 20, 1e-6f, Tp, logits[1], c2), DSV4_OK);
-    cr_assert_eq(memcmp(c2, comb[1], sizeof c2), 0, "opt's Sinkhorn equals ref's on the same logits");
+    cr_assert_eq(dsv4_ref_hc_weighted_sum(&cfg, Tp, x, pre[1], y2), DSV4_OK);
+    cr_assert_eq(memcmp(p2, pre[1], sizeof p2), 0, "%s: opt's split (pre) is ref's", isa);
+    cr_assert_eq(memcmp(q2, post[1], sizeof q2), 0, "%s: opt's split (post) is ref's", isa);
+    cr_assert_eq(memcmp(l2, logits[1], sizeof l2), 0, "%s: opt's split (logits) is ref's", isa);
+    cr_assert_eq(memcmp(c2, comb[1], sizeof c2), 0, "%s: opt's Sinkhorn is ref's", isa);
+    cr_assert_eq(memcmp(y2, y[1], sizeof y2), 0, "%s: opt's weighted sum is ref's", isa);
+}
+
+Test(sizes, v4_pro_width) {
+    static pro_case c;
+    c.scale[0] = 0.5f;
+    c.scale[1] = -1.0f;
+    c.scale[2] = 4.0f;
+    for (int i = 0; i < Tp * Kp; i++) c.x[i] = dsv4_bf16_decode(dsv4_bf16_encode(uniform(-2, 2)));
+    for (int i = 0; i < Mp * Kp; i++) c.fn[i] = uniform(-1, 1) / 128.0f;
+    for (int i = 0; i < Mp; i++) c.base[i] = uniform(-1, 1);
+    pro_run(&c, 0);
+    for (int isa = 0; isa < DSV4_ISA_COUNT; isa++) {
+        if (!dsv4_isa_supported((dsv4_isa)isa)) continue;
+        cr_assert_eq(dsv4_isa_set((dsv4_isa)isa), DSV4_OK);
+        pro_run(&c, 1);
+        pro_compare(&c, dsv4_isa_name((dsv4_isa)isa));
+    }
+    dsv4_isa_set(dsv4_isa_best());
 }
