@@ -5,6 +5,13 @@
  *  - Status: functions that can fail return dsv4_status; DSV4_OK is 0 and
  *    dsv4_strerror() gives a one-line message.  The library never aborts,
  *    never prints and never reads or writes outside the sizes it is given.
+ *  - Argument order: configuration, sizes, inputs, state updated in place,
+ *    outputs; optional outputs (may be NULL) last.  For example
+ *    dsv4_ref_quant(cfg, rows, cols, x, codes, scales) and
+ *    dsv4_ref_adamw_step(cfg, step, n, g, p, m, v).  The one deliberate
+ *    exception is dsv4_*_sgemm, which keeps the argument order of BLAS's
+ *    cblas_sgemm (less its layout argument) so that it reads as the call
+ *    everyone knows.
  *  - Shapes are given in elements, row-major, in a comment "[rows, cols]".
  *  - Empty tensors (a zero extent) are valid and do nothing; pointers may be
  *    NULL only when the tensor they point to is empty.
@@ -124,15 +131,15 @@ float dsv4_ue8m0_decode(uint8_t b);
 
 /* Array forms.  codes: uint16_t[n] for BF16, uint8_t[n] otherwise (E2M1:
  * one code per byte, unpacked).  x and codes must not overlap. */
-dsv4_status dsv4_ref_encode(dsv4_fmt f, const float *x, void *codes, size_t n);
-dsv4_status dsv4_ref_decode(dsv4_fmt f, const void *codes, float *y, size_t n);
-dsv4_status dsv4_opt_encode(dsv4_fmt f, const float *x, void *codes, size_t n);
-dsv4_status dsv4_opt_decode(dsv4_fmt f, const void *codes, float *y, size_t n);
+dsv4_status dsv4_ref_encode(dsv4_fmt f, size_t n, const float *x, void *codes);
+dsv4_status dsv4_ref_decode(dsv4_fmt f, size_t n, const void *codes, float *y);
+dsv4_status dsv4_opt_encode(dsv4_fmt f, size_t n, const float *x, void *codes);
+dsv4_status dsv4_opt_decode(dsv4_fmt f, size_t n, const void *codes, float *y);
 
 /* FP4 packing: element 2i in the low nibble of byte i, element 2i+1 in the
  * high nibble.  n must be even (DSV4_E_ALIGN).  codes[n] -> packed[n/2]. */
-dsv4_status dsv4_fp4_pack(const uint8_t *codes, uint8_t *packed, size_t n);
-dsv4_status dsv4_fp4_unpack(const uint8_t *packed, uint8_t *codes, size_t n);
+dsv4_status dsv4_fp4_pack(size_t n, const uint8_t *codes, uint8_t *packed);
+dsv4_status dsv4_fp4_unpack(size_t n, const uint8_t *packed, uint8_t *codes);
 
 /* ------------------------------------------------------------------------ */
 /* Block quantizers (spec/formats.md, "Block quantizers")                    */
@@ -166,21 +173,21 @@ dsv4_status dsv4_quant_sizes(const dsv4_quant_cfg *cfg, size_t rows, size_t cols
 
 /* x[rows, cols] -> codes (E2M1: packed [rows, cols/2]; FP8: [rows, cols])
  *               and scales [rows/block_rows, cols/block_cols] (UE8M0 bytes). */
-dsv4_status dsv4_ref_quant(const dsv4_quant_cfg *cfg, const float *x, size_t rows,
-                           size_t cols, uint8_t *codes, uint8_t *scales);
-dsv4_status dsv4_opt_quant(const dsv4_quant_cfg *cfg, const float *x, size_t rows,
-                           size_t cols, uint8_t *codes, uint8_t *scales);
+dsv4_status dsv4_ref_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                           const float *x, uint8_t *codes, uint8_t *scales);
+dsv4_status dsv4_opt_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                           const float *x, uint8_t *codes, uint8_t *scales);
 /* codes, scales -> y[rows, cols] = decode(code) * 2^(scale - 127). */
-dsv4_status dsv4_ref_dequant(const dsv4_quant_cfg *cfg, const uint8_t *codes,
-                             const uint8_t *scales, size_t rows, size_t cols, float *y);
-dsv4_status dsv4_opt_dequant(const dsv4_quant_cfg *cfg, const uint8_t *codes,
-                             const uint8_t *scales, size_t rows, size_t cols, float *y);
+dsv4_status dsv4_ref_dequant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                             const uint8_t *codes, const uint8_t *scales, float *y);
+dsv4_status dsv4_opt_dequant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                             const uint8_t *codes, const uint8_t *scales, float *y);
 /* The in-place quant-dequant V4 applies to KV entries and indexer q/k:
  * y = dequant(quant(x)).  y may equal x (in place); other overlap is not allowed. */
-dsv4_status dsv4_ref_fake_quant(const dsv4_quant_cfg *cfg, const float *x, float *y,
-                                size_t rows, size_t cols);
-dsv4_status dsv4_opt_fake_quant(const dsv4_quant_cfg *cfg, const float *x, float *y,
-                                size_t rows, size_t cols);
+dsv4_status dsv4_ref_fake_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                                const float *x, float *y);
+dsv4_status dsv4_opt_fake_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                                const float *x, float *y);
 
 /* ------------------------------------------------------------------------ */
 /* Elementary functions (spec/elementary.md)                                 */
@@ -202,7 +209,9 @@ float dsv4_sigmoidf(float x);
  * means C is not read (NaN in C does not propagate).  C must not overlap A
  * or B.  ref: plain loops, one rounding per multiply and per add.  opt: packed
  * and blocked with FMA; results identical for any thread count, within
- * spec/gemm.md's tolerance of ref. */
+ * spec/gemm.md's tolerance of ref.  The arguments are cblas_sgemm's, in its
+ * order, without its layout argument (the exception to the argument order
+ * of the kernel contract). */
 dsv4_status dsv4_ref_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                            const float *a, size_t lda, const float *b, size_t ldb, float beta,
                            float *c, size_t ldc);
@@ -396,33 +405,33 @@ typedef struct dsv4_muon_cfg {
 } dsv4_muon_cfg;
 
 /* One Muon step on n_mats independent matrices of one shape:
- * w, m, g [n_mats, rows, cols]; w and m are updated in place.  ns_out, when
+ * g, w, m [n_mats, rows, cols]; w and m are updated in place.  ns_out, when
  * not NULL, receives each matrix's Newton-Schulz output O' [n_mats, rows, cols]. */
 dsv4_status dsv4_ref_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
-                               size_t cols, float *w, float *m, const float *g, float *ns_out);
+                               size_t cols, const float *g, float *w, float *m, float *ns_out);
 dsv4_status dsv4_opt_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
-                               size_t cols, float *w, float *m, const float *g, float *ns_out);
+                               size_t cols, const float *g, float *w, float *m, float *ns_out);
 
 /* The element-wise stages of the Muon step, shared by ref and opt (bit-exact):
- *   nesterov: m, g [n_mats, rows, cols] -> m updated (M1), u = the Nesterov input (M2);
- *   update:   w [n_mats, rows, cols] = w * fp32(1 - lr*wd) - sigma * o   (M4, M5),
+ *   nesterov: g, m [n_mats, rows, cols] -> m updated (M1), u = the Nesterov input (M2);
+ *   update:   o, w [n_mats, rows, cols] -> w = w * fp32(1 - lr*wd) - sigma * o (M4, M5),
  *             sigma from the matrix shape [rows, cols] and the scale rule. */
 dsv4_status dsv4_muon_nesterov(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
-                               size_t cols, float *m, const float *g, float *u);
+                               size_t cols, const float *g, float *m, float *u);
 dsv4_status dsv4_muon_update(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows, size_t cols,
-                            float *w, const float *o);
+                            const float *o, float *w);
 
 typedef struct dsv4_adamw_cfg {
     double lr, beta1, beta2, eps, weight_decay; /* V4: -, 0.9, 0.95, 1e-20, 0.1 */
 } dsv4_adamw_cfg;
 
-/* One AdamW step number `step` (>= 1) on p, m, v, g [n]; p, m, v in place. */
-dsv4_status dsv4_ref_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, float *p,
-                                float *m, float *v, const float *g);
+/* One AdamW step number `step` (>= 1): g, p, m, v [n]; p, m, v in place. */
+dsv4_status dsv4_ref_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, const float *g,
+                                float *p, float *m, float *v);
 /* The same, vectorized and threaded: bit-exact with ref (same operations in
  * the same order, IEEE sqrt and division, no FMA). */
-dsv4_status dsv4_opt_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, float *p,
-                                float *m, float *v, const float *g);
+dsv4_status dsv4_opt_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, const float *g,
+                                float *p, float *m, float *v);
 
 #ifdef __cplusplus
 }

@@ -33,10 +33,10 @@ static dsv4_adamw_kernel kernel_for(dsv4_isa isa) {
     return dsv4_adamw_range;
 }
 
-dsv4_status dsv4_opt_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, float *p,
-                                float *m, float *v, const float *g) {
+dsv4_status dsv4_opt_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, const float *g,
+                                float *p, float *m, float *v) {
     if (dsv4_isa_status() != DSV4_OK) return DSV4_E_ISA;
-    dsv4_status st = dsv4_adamw_check(cfg, step, n, p, m, v, g);
+    dsv4_status st = dsv4_adamw_check(cfg, step, n, g, p, m, v);
     if (st != DSV4_OK || n == 0) return st;
     size_t per = n <= CHUNK ? n : dsv4_task_units(n, (size_t)dsv4_threads_get(), 64, CHUNK, CHUNK_MAX);
     adamw_job job = {dsv4_adamw_scalars_of(cfg, step), kernel_for(dsv4_isa_active()), p, m, v, g, n, per};

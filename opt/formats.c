@@ -66,7 +66,7 @@ static dsv4_status run_array(array_job *j) {
     return dsv4_pool_run((j->n + j->per_task - 1) / j->per_task, array_task, j);
 }
 
-dsv4_status dsv4_opt_encode(dsv4_fmt f, const float *x, void *codes, size_t n) {
+dsv4_status dsv4_opt_encode(dsv4_fmt f, size_t n, const float *x, void *codes) {
     if (dsv4_isa_status() != DSV4_OK) return DSV4_E_ISA;
     if ((unsigned)f >= DSV4_FMT_COUNT) return DSV4_E_ARG;
     if (n == 0) return DSV4_OK;
@@ -75,7 +75,7 @@ dsv4_status dsv4_opt_encode(dsv4_fmt f, const float *x, void *codes, size_t n) {
     return run_array(&j);
 }
 
-dsv4_status dsv4_opt_decode(dsv4_fmt f, const void *codes, float *y, size_t n) {
+dsv4_status dsv4_opt_decode(dsv4_fmt f, size_t n, const void *codes, float *y) {
     if (dsv4_isa_status() != DSV4_OK) return DSV4_E_ISA;
     if ((unsigned)f >= DSV4_FMT_COUNT) return DSV4_E_ARG;
     if (n == 0) return DSV4_OK;
@@ -156,8 +156,8 @@ static dsv4_status run_tiles(tile_job *j) {
     return dsv4_pool_run((j->n_tiles + j->tiles_per_task - 1) / j->tiles_per_task, tile_task, j);
 }
 
-dsv4_status dsv4_opt_quant(const dsv4_quant_cfg *cfg, const float *x, size_t rows,
-                           size_t cols, uint8_t *codes, uint8_t *scales) {
+dsv4_status dsv4_opt_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                           const float *x, uint8_t *codes, uint8_t *scales) {
     tile_job j;
     dsv4_status st = tile_setup(&j, OP_QUANT, cfg, rows, cols);
     if (st != DSV4_OK) return st;
@@ -169,8 +169,8 @@ dsv4_status dsv4_opt_quant(const dsv4_quant_cfg *cfg, const float *x, size_t row
     return run_tiles(&j);
 }
 
-dsv4_status dsv4_opt_dequant(const dsv4_quant_cfg *cfg, const uint8_t *codes,
-                             const uint8_t *scales, size_t rows, size_t cols, float *y) {
+dsv4_status dsv4_opt_dequant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                             const uint8_t *codes, const uint8_t *scales, float *y) {
     tile_job j;
     dsv4_status st = tile_setup(&j, OP_DEQUANT, cfg, rows, cols);
     if (st != DSV4_OK) return st;
@@ -182,8 +182,8 @@ dsv4_status dsv4_opt_dequant(const dsv4_quant_cfg *cfg, const uint8_t *codes,
     return run_tiles(&j);
 }
 
-dsv4_status dsv4_opt_fake_quant(const dsv4_quant_cfg *cfg, const float *x, float *y,
-                                size_t rows, size_t cols) {
+dsv4_status dsv4_opt_fake_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                                const float *x, float *y) {
     tile_job j;
     dsv4_status st = tile_setup(&j, OP_FAKE_QUANT, cfg, rows, cols);
     if (st != DSV4_OK) return st;

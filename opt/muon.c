@@ -11,9 +11,9 @@ dsv4_status dsv4_opt_newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t c
 }
 
 dsv4_status dsv4_opt_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
-                               size_t cols, float *w, float *m, const float *g, float *ns_out) {
+                               size_t cols, const float *g, float *w, float *m, float *ns_out) {
     if (dsv4_isa_status() != DSV4_OK) return DSV4_E_ISA;
-    return dsv4_muon_step_with(dsv4_opt_sgemm, cfg, n_mats, rows, cols, w, m, g, ns_out);
+    return dsv4_muon_step_with(dsv4_opt_sgemm, cfg, n_mats, rows, cols, g, w, m, ns_out);
 }
 
 dsv4_status dsv4_opt_ns_iterate(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,

@@ -24,8 +24,8 @@ dsv4_adamw_scalars dsv4_adamw_scalars_of(const dsv4_adamw_cfg *cfg, long t) {
     return s;
 }
 
-dsv4_status dsv4_adamw_check(const dsv4_adamw_cfg *cfg, long step, size_t n, const float *p,
-                             const float *m, const float *v, const float *g) {
+dsv4_status dsv4_adamw_check(const dsv4_adamw_cfg *cfg, long step, size_t n, const float *g,
+                             const float *p, const float *m, const float *v) {
     if (!cfg) return DSV4_E_NULL;
     if (step < 1 || !isfinite(cfg->lr) || !(cfg->beta1 >= 0.0 && cfg->beta1 < 1.0) ||
         !(cfg->beta2 >= 0.0 && cfg->beta2 < 1.0) || !(cfg->eps >= 0.0) || !isfinite(cfg->eps) ||
@@ -47,9 +47,9 @@ void dsv4_adamw_range(const dsv4_adamw_scalars *s, float *p, float *m, float *v,
     }
 }
 
-dsv4_status dsv4_ref_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, float *p,
-                                float *m, float *v, const float *g) {
-    dsv4_status st = dsv4_adamw_check(cfg, step, n, p, m, v, g);
+dsv4_status dsv4_ref_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, const float *g,
+                                float *p, float *m, float *v) {
+    dsv4_status st = dsv4_adamw_check(cfg, step, n, g, p, m, v);
     if (st != DSV4_OK || n == 0) return st;
     dsv4_adamw_scalars s = dsv4_adamw_scalars_of(cfg, step);
     dsv4_adamw_range(&s, p, m, v, g, n);

@@ -183,7 +183,7 @@ dsv4_status dsv4_fmt_parse(const char *name, dsv4_fmt *out) {
 }
 
 /* ---- arrays ------------------------------------------------------------------ */
-dsv4_status dsv4_ref_encode(dsv4_fmt f, const float *x, void *codes, size_t n) {
+dsv4_status dsv4_ref_encode(dsv4_fmt f, size_t n, const float *x, void *codes) {
     if ((unsigned)f >= DSV4_FMT_COUNT) return DSV4_E_ARG;
     if (n == 0) return DSV4_OK;
     if (!x || !codes) return DSV4_E_NULL;
@@ -201,7 +201,7 @@ dsv4_status dsv4_ref_encode(dsv4_fmt f, const float *x, void *codes, size_t n) {
     return DSV4_OK;
 }
 
-dsv4_status dsv4_ref_decode(dsv4_fmt f, const void *codes, float *y, size_t n) {
+dsv4_status dsv4_ref_decode(dsv4_fmt f, size_t n, const void *codes, float *y) {
     if ((unsigned)f >= DSV4_FMT_COUNT) return DSV4_E_ARG;
     if (n == 0) return DSV4_OK;
     if (!codes || !y) return DSV4_E_NULL;
@@ -220,7 +220,7 @@ dsv4_status dsv4_ref_decode(dsv4_fmt f, const void *codes, float *y, size_t n) {
 }
 
 /* ---- FP4 nibble packing (P-layout: element 2i low, 2i+1 high) ---------------- */
-dsv4_status dsv4_fp4_pack(const uint8_t *codes, uint8_t *packed, size_t n) {
+dsv4_status dsv4_fp4_pack(size_t n, const uint8_t *codes, uint8_t *packed) {
     if (n % 2 != 0) return DSV4_E_ALIGN;
     if (n == 0) return DSV4_OK;
     if (!codes || !packed) return DSV4_E_NULL;
@@ -229,7 +229,7 @@ dsv4_status dsv4_fp4_pack(const uint8_t *codes, uint8_t *packed, size_t n) {
     return DSV4_OK;
 }
 
-dsv4_status dsv4_fp4_unpack(const uint8_t *packed, uint8_t *codes, size_t n) {
+dsv4_status dsv4_fp4_unpack(size_t n, const uint8_t *packed, uint8_t *codes) {
     if (n % 2 != 0) return DSV4_E_ALIGN;
     if (n == 0) return DSV4_OK;
     if (!codes || !packed) return DSV4_E_NULL;

@@ -108,8 +108,8 @@ typedef struct dsv4_adamw_scalars {
     float decay, w1, beta2, w2, step, bc2_sqrt, eps;
 } dsv4_adamw_scalars;
 dsv4_adamw_scalars dsv4_adamw_scalars_of(const dsv4_adamw_cfg *cfg, long t);
-dsv4_status dsv4_adamw_check(const dsv4_adamw_cfg *cfg, long step, size_t n, const float *p,
-                             const float *m, const float *v, const float *g);
+dsv4_status dsv4_adamw_check(const dsv4_adamw_cfg *cfg, long step, size_t n, const float *g,
+                             const float *p, const float *m, const float *v);
 /* Steps A1-A5 of spec/muon.md on elements [0, n), scalar. */
 void dsv4_adamw_range(const dsv4_adamw_scalars *s, float *p, float *m, float *v, const float *g,
                       size_t n);
@@ -123,7 +123,7 @@ dsv4_status dsv4_newton_schulz_with(dsv4_sgemm_fn gemm, const dsv4_ns_cfg *cfg, 
 dsv4_status dsv4_ns_iterate_with(dsv4_sgemm_fn gemm, const dsv4_ns_cfg *cfg, size_t rows,
                                  size_t cols, const float *x0, float *out, float *steps_out);
 dsv4_status dsv4_muon_step_with(dsv4_sgemm_fn gemm, const dsv4_muon_cfg *cfg, size_t n_mats,
-                                size_t rows, size_t cols, float *w, float *m, const float *g,
+                                size_t rows, size_t cols, const float *g, float *w, float *m,
                                 float *ns_out);
 
 #endif

@@ -60,11 +60,11 @@ dsv4_status dsv4_hc_pre_bf16_widened(dsv4_hc_pre_fn pre, const dsv4_mhc_cfg *cfg
     for (size_t lo = 0; lo < T && st == DSV4_OK; lo += block) {
         size_t n = T - lo < block ? T - lo : block;
         dsv4_hc_pre_stages s = pre_stages_from(stages, lo, hc, rows);
-        st = dsv4_ref_decode(DSV4_FMT_BF16, &x[lo * K], xf, n * K);
+        st = dsv4_ref_decode(DSV4_FMT_BF16, n * K, &x[lo * K], xf);
         if (st == DSV4_OK)
             st = pre(cfg, n, xf, fn, scale, base, yf, &post[lo * hc], &comb[lo * hc * hc],
                      stages ? &s : NULL);
-        if (st == DSV4_OK) st = dsv4_ref_encode(DSV4_FMT_BF16, yf, &y[lo * d], n * d);
+        if (st == DSV4_OK) st = dsv4_ref_encode(DSV4_FMT_BF16, n * d, yf, &y[lo * d]);
     }
     free(xf);
     return st;
@@ -83,10 +83,10 @@ dsv4_status dsv4_hc_post_bf16_widened(dsv4_hc_post_fn post_op, const dsv4_mhc_cf
     float *xf = ff + block * d, *of = xf + block * K;
     for (size_t lo = 0; lo < T && st == DSV4_OK; lo += block) {
         size_t n = T - lo < block ? T - lo : block;
-        st = dsv4_ref_decode(DSV4_FMT_BF16, &f[lo * d], ff, n * d);
-        if (st == DSV4_OK) st = dsv4_ref_decode(DSV4_FMT_BF16, &x[lo * K], xf, n * K);
+        st = dsv4_ref_decode(DSV4_FMT_BF16, n * d, &f[lo * d], ff);
+        if (st == DSV4_OK) st = dsv4_ref_decode(DSV4_FMT_BF16, n * K, &x[lo * K], xf);
         if (st == DSV4_OK) st = post_op(cfg, n, ff, xf, &post[lo * hc], &comb[lo * hc * hc], of);
-        if (st == DSV4_OK) st = dsv4_ref_encode(DSV4_FMT_BF16, of, &out[lo * K], n * K);
+        if (st == DSV4_OK) st = dsv4_ref_encode(DSV4_FMT_BF16, n * K, of, &out[lo * K]);
     }
     free(ff);
     return st;
@@ -107,9 +107,9 @@ dsv4_status dsv4_hc_head_bf16_widened(dsv4_hc_head_fn head, const dsv4_mhc_cfg *
     for (size_t lo = 0; lo < T && st == DSV4_OK; lo += block) {
         size_t n = T - lo < block ? T - lo : block;
         dsv4_hc_head_stages s = head_stages_from(stages, lo, hc);
-        st = dsv4_ref_decode(DSV4_FMT_BF16, &x[lo * K], xf, n * K);
+        st = dsv4_ref_decode(DSV4_FMT_BF16, n * K, &x[lo * K], xf);
         if (st == DSV4_OK) st = head(cfg, n, xf, fn, scale, base, yf, stages ? &s : NULL);
-        if (st == DSV4_OK) st = dsv4_ref_encode(DSV4_FMT_BF16, yf, &y[lo * d], n * d);
+        if (st == DSV4_OK) st = dsv4_ref_encode(DSV4_FMT_BF16, n * d, yf, &y[lo * d]);
     }
     free(xf);
     return st;

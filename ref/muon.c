@@ -221,7 +221,7 @@ static dsv4_status muon_check(const dsv4_muon_cfg *cfg, size_t n_mats, size_t ro
 }
 
 dsv4_status dsv4_muon_step_with(dsv4_sgemm_fn gemm, const dsv4_muon_cfg *cfg, size_t n_mats,
-                                size_t rows, size_t cols, float *w, float *m, const float *g,
+                                size_t rows, size_t cols, const float *g, float *w, float *m,
                                 float *ns_out) {
     size_t count, total, bytes;
     ns_work work;
@@ -253,7 +253,7 @@ dsv4_status dsv4_ref_ns_iterate(const dsv4_ns_cfg *cfg, size_t rows, size_t cols
 }
 
 dsv4_status dsv4_muon_nesterov(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
-                               size_t cols, float *m, const float *g, float *u) {
+                               size_t cols, const float *g, float *m, float *u) {
     size_t count, total, bytes;
     dsv4_status st = muon_check(cfg, n_mats, rows, cols, &count, &total, &bytes);
     if (st != DSV4_OK || total == 0) return st;
@@ -264,7 +264,7 @@ dsv4_status dsv4_muon_nesterov(const dsv4_muon_cfg *cfg, size_t n_mats, size_t r
 }
 
 dsv4_status dsv4_muon_update(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows, size_t cols,
-                            float *w, const float *o) {
+                            const float *o, float *w) {
     size_t count, total, bytes;
     dsv4_status st = muon_check(cfg, n_mats, rows, cols, &count, &total, &bytes);
     if (st != DSV4_OK || total == 0) return st;
@@ -275,6 +275,6 @@ dsv4_status dsv4_muon_update(const dsv4_muon_cfg *cfg, size_t n_mats, size_t row
 }
 
 dsv4_status dsv4_ref_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
-                               size_t cols, float *w, float *m, const float *g, float *ns_out) {
-    return dsv4_muon_step_with(dsv4_ref_sgemm, cfg, n_mats, rows, cols, w, m, g, ns_out);
+                               size_t cols, const float *g, float *w, float *m, float *ns_out) {
+    return dsv4_muon_step_with(dsv4_ref_sgemm, cfg, n_mats, rows, cols, g, w, m, ns_out);
 }

@@ -178,8 +178,8 @@ static tile tile_at(const dsv4_quant_cfg *cfg, size_t cols, size_t tr, size_t tc
     return t;
 }
 
-dsv4_status dsv4_ref_quant(const dsv4_quant_cfg *cfg, const float *x, size_t rows,
-                           size_t cols, uint8_t *codes, uint8_t *scales) {
+dsv4_status dsv4_ref_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                           const float *x, uint8_t *codes, uint8_t *scales) {
     dsv4_quant_geom g;
     dsv4_status st = dsv4_quant_check(cfg, rows, cols, &g);
     if (st != DSV4_OK) return st;
@@ -194,8 +194,8 @@ dsv4_status dsv4_ref_quant(const dsv4_quant_cfg *cfg, const float *x, size_t row
 }
 
 /* eq. D1: y = decode(code) * 2^(byte - 127), one fp32 multiply. */
-dsv4_status dsv4_ref_dequant(const dsv4_quant_cfg *cfg, const uint8_t *codes,
-                             const uint8_t *scales, size_t rows, size_t cols, float *y) {
+dsv4_status dsv4_ref_dequant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                             const uint8_t *codes, const uint8_t *scales, float *y) {
     dsv4_quant_geom g;
     dsv4_status st = dsv4_quant_check(cfg, rows, cols, &g);
     if (st != DSV4_OK) return st;
@@ -213,8 +213,8 @@ dsv4_status dsv4_ref_dequant(const dsv4_quant_cfg *cfg, const uint8_t *codes,
 
 /* y = dequant(quant(x)), tile by tile; y may be x (each tile's amax is taken
  * before any of its elements is overwritten). */
-dsv4_status dsv4_ref_fake_quant(const dsv4_quant_cfg *cfg, const float *x, float *y,
-                                size_t rows, size_t cols) {
+dsv4_status dsv4_ref_fake_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                                const float *x, float *y) {
     dsv4_quant_geom g;
     dsv4_status st = dsv4_quant_check(cfg, rows, cols, &g);
     if (st != DSV4_OK) return st;

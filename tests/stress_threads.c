@@ -65,7 +65,7 @@ static int run_all(const inputs *in, outputs *out) {
         return 1;
     if (dsv4_opt_sgemm(0, 0, M, N, KK, 1.0f, in->a, KK, in->b, N, 0.0f, out->c, N) != DSV4_OK)
         return 1;
-    return dsv4_opt_fake_quant(&q, in->x, out->fq, T, K) != DSV4_OK;
+    return dsv4_opt_fake_quant(&q, T, K, in->x, out->fq) != DSV4_OK;
 }
 
 int main(void) {

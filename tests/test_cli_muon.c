@@ -137,8 +137,8 @@ static void check_u(const char *json, size_t E, size_t rows, size_t cols) {
         cr_assert(wc && mcp);
         memcpy(wc, w, total * sizeof *wc);
         memcpy(mcp, m, total * sizeof *mcp);
-        cr_assert_eq((impl ? dsv4_opt_muon_step : dsv4_ref_muon_step)(&mc, E, rows, cols, wc, mcp,
-                                                                       g, o),
+        cr_assert_eq((impl ? dsv4_opt_muon_step : dsv4_ref_muon_step)(&mc, E, rows, cols, g, wc,
+                                                                       mcp, o),
                      DSV4_OK);
         cr_expect_eq(memcmp(o, o2, total * sizeof *o), 0, "%s: NS(momentum.u) != ns_out", json);
         free(wc);

@@ -316,35 +316,35 @@ Test(arrays, encode_decode_match_scalars) {
     uint8_t c8[37];
     uint16_t c16[37];
     float y[37];
-    cr_assert_eq(dsv4_ref_encode(DSV4_FMT_E4M3, x, c8, 37), DSV4_OK);
-    cr_assert_eq(dsv4_ref_decode(DSV4_FMT_E4M3, c8, y, 37), DSV4_OK);
+    cr_assert_eq(dsv4_ref_encode(DSV4_FMT_E4M3, 37, x, c8), DSV4_OK);
+    cr_assert_eq(dsv4_ref_decode(DSV4_FMT_E4M3, 37, c8, y), DSV4_OK);
     for (int i = 0; i < 37; i++) {
         cr_assert_eq(c8[i], dsv4_e4m3_encode(x[i]));
         cr_assert_eq(bits(y[i]), bits(dsv4_e4m3_decode(c8[i])));
     }
-    cr_assert_eq(dsv4_ref_encode(DSV4_FMT_BF16, x, c16, 37), DSV4_OK);
+    cr_assert_eq(dsv4_ref_encode(DSV4_FMT_BF16, 37, x, c16), DSV4_OK);
     for (int i = 0; i < 37; i++) cr_assert_eq(c16[i], dsv4_bf16_encode(x[i]));
 }
 
 Test(arrays, bad_arguments) {
     float x[2] = {1, 2};
     uint8_t c[2];
-    cr_assert_eq(dsv4_ref_encode(DSV4_FMT_E4M3, NULL, c, 2), DSV4_E_NULL);
-    cr_assert_eq(dsv4_ref_encode(DSV4_FMT_E4M3, x, NULL, 2), DSV4_E_NULL);
-    cr_assert_eq(dsv4_ref_encode(DSV4_FMT_E4M3, NULL, NULL, 0), DSV4_OK);
-    cr_assert_eq(dsv4_ref_encode((dsv4_fmt)99, x, c, 2), DSV4_E_ARG);
-    cr_assert_eq(dsv4_ref_decode((dsv4_fmt)-1, c, x, 2), DSV4_E_ARG);
-    cr_assert_eq(dsv4_fp4_pack(c, c, 3), DSV4_E_ALIGN);
-    cr_assert_eq(dsv4_fp4_pack(NULL, c, 2), DSV4_E_NULL);
+    cr_assert_eq(dsv4_ref_encode(DSV4_FMT_E4M3, 2, NULL, c), DSV4_E_NULL);
+    cr_assert_eq(dsv4_ref_encode(DSV4_FMT_E4M3, 2, x, NULL), DSV4_E_NULL);
+    cr_assert_eq(dsv4_ref_encode(DSV4_FMT_E4M3, 0, NULL, NULL), DSV4_OK);
+    cr_assert_eq(dsv4_ref_encode((dsv4_fmt)99, 2, x, c), DSV4_E_ARG);
+    cr_assert_eq(dsv4_ref_decode((dsv4_fmt)-1, 2, c, x), DSV4_E_ARG);
+    cr_assert_eq(dsv4_fp4_pack(3, c, c), DSV4_E_ALIGN);
+    cr_assert_eq(dsv4_fp4_pack(2, NULL, c), DSV4_E_NULL);
 }
 
 Test(arrays, fp4_packing_layout) {
     uint8_t codes[32], packed[16], back[32];
     for (int i = 0; i < 32; i++) codes[i] = (uint8_t)(i & 0xF);
-    cr_assert_eq(dsv4_fp4_pack(codes, packed, 32), DSV4_OK);
+    cr_assert_eq(dsv4_fp4_pack(32, codes, packed), DSV4_OK);
     cr_assert_eq(packed[0], 0x10, "element 0 in the low nibble, element 1 in the high");
     cr_assert_eq(packed[7], 0xFE);
-    cr_assert_eq(dsv4_fp4_unpack(packed, back, 32), DSV4_OK);
+    cr_assert_eq(dsv4_fp4_unpack(32, packed, back), DSV4_OK);
     cr_assert_eq(memcmp(codes, back, 32), 0);
 }
 

@@ -51,8 +51,8 @@ Test(opt_adamw, bit_exact_every_isa_and_thread_count) {
                 memcpy(m1, m0, bytes);
                 memcpy(v1, v0, bytes);
                 for (long t = 1; t <= 3; t++) {
-                    cr_assert_eq(dsv4_ref_adamw_step(&cfg, t, n, p0, m0, v0, g), DSV4_OK);
-                    cr_assert_eq(dsv4_opt_adamw_step(&cfg, t, n, p1, m1, v1, g), DSV4_OK);
+                    cr_assert_eq(dsv4_ref_adamw_step(&cfg, t, n, g, p0, m0, v0), DSV4_OK);
+                    cr_assert_eq(dsv4_opt_adamw_step(&cfg, t, n, g, p1, m1, v1), DSV4_OK);
                 }
                 cr_assert_eq(memcmp(p0, p1, sizeof(float) * n), 0, "p: isa %d, %d threads, n %zu",
                              isa, threads, n);
@@ -69,7 +69,7 @@ Test(opt_adamw, bad_arguments_match_ref) {
     const dsv4_adamw_cfg cfg = {0.01, 0.9, 0.95, 1e-20, 0.1};
     float b[4] = {0};
     cr_assert_eq(dsv4_opt_adamw_step(&cfg, 0, 4, b, b, b, b), dsv4_ref_adamw_step(&cfg, 0, 4, b, b, b, b));
-    cr_assert_eq(dsv4_opt_adamw_step(&cfg, 1, 4, NULL, b, b, b), DSV4_E_NULL);
+    cr_assert_eq(dsv4_opt_adamw_step(&cfg, 1, 4, b, NULL, b, b), DSV4_E_NULL);
     cr_assert_eq(dsv4_opt_adamw_step(NULL, 1, 4, b, b, b, b), DSV4_E_NULL);
     cr_assert_eq(dsv4_opt_adamw_step(&cfg, 1, 0, NULL, NULL, NULL, NULL), DSV4_OK);
 }

@@ -65,10 +65,10 @@ static void sweep_encoder(dsv4_fmt f) {
     cr_assert_eq(dsv4_threads_set(1), DSV4_OK); /* criterion already runs 2 jobs */
     for (uint64_t base = 0; base < total; base += CHUNK) {
         for (size_t i = 0; i < CHUNK; i++) xs[i] = f32(pattern(base + i, all));
-        cr_assert_eq(dsv4_ref_encode(f, xs, ref_codes, CHUNK), DSV4_OK);
+        cr_assert_eq(dsv4_ref_encode(f, CHUNK, xs, ref_codes), DSV4_OK);
         for (int k = 0; k < n_isa; k++) {
             cr_assert_eq(dsv4_isa_set(isas[k]), DSV4_OK);
-            cr_assert_eq(dsv4_opt_encode(f, xs, opt_codes, CHUNK), DSV4_OK);
+            cr_assert_eq(dsv4_opt_encode(f, CHUNK, xs, opt_codes), DSV4_OK);
             if (memcmp(ref_codes, opt_codes, CHUNK * cs) == 0) continue;
             for (size_t i = 0; i < CHUNK; i++)
                 if (memcmp(ref_codes + i * cs, opt_codes + i * cs, cs) != 0) {
@@ -101,11 +101,11 @@ Test(decode_all_codes, every_fmt_every_isa) {
     for (int f = 0; f < DSV4_FMT_COUNT; f++) {
         const void *c = f == DSV4_FMT_BF16 ? (const void *)codes : (const void *)bytes;
         size_t n = f == DSV4_FMT_BF16 ? 1u << 16 : 256;
-        cr_assert_eq(dsv4_ref_decode((dsv4_fmt)f, c, want, n), DSV4_OK);
+        cr_assert_eq(dsv4_ref_decode((dsv4_fmt)f, n, c, want), DSV4_OK);
         for (int k = 0; k < n_isa; k++) {
             cr_assert_eq(dsv4_isa_set(isas[k]), DSV4_OK);
             memset(got, 0xA5, sizeof got);
-            cr_assert_eq(dsv4_opt_decode((dsv4_fmt)f, c, got, n), DSV4_OK);
+            cr_assert_eq(dsv4_opt_decode((dsv4_fmt)f, n, c, got), DSV4_OK);
             for (size_t i = 0; i < n; i++)
                 cr_assert_eq(memcmp(&want[i], &got[i], 4), 0,
                              "%s decode on %s: code 0x%zx -> opt %a, ref %a",
@@ -149,8 +149,8 @@ static void check_lengths(dsv4_fmt f) {
         for (size_t off = 0; off < 2; off++) { /* 1: start one element in, unaligned */
             size_t n = lens[li];
             const float *xin = x + off;
-            cr_assert_eq(dsv4_ref_encode(f, xin, want_c, n), DSV4_OK);
-            cr_assert_eq(dsv4_ref_decode(f, want_c, want_y, n), DSV4_OK);
+            cr_assert_eq(dsv4_ref_encode(f, n, xin, want_c), DSV4_OK);
+            cr_assert_eq(dsv4_ref_decode(f, n, want_c, want_y), DSV4_OK);
             for (int k = 0; k < n_isa; k++)
                 for (int threads = 1; threads <= 3; threads++) {
                     cr_assert_eq(dsv4_isa_set(isas[k]), DSV4_OK);
@@ -159,10 +159,10 @@ static void check_lengths(dsv4_fmt f) {
                     memset(got_y, 0xA5, sizeof got_y);
                     uint8_t *c = got_c + off * cs;
                     float *y = got_y + off;
-                    cr_assert_eq(dsv4_opt_encode(f, xin, c, n), DSV4_OK);
+                    cr_assert_eq(dsv4_opt_encode(f, n, xin, c), DSV4_OK);
                     cr_assert_eq(memcmp(c, want_c, n * cs), 0, "%s encode n=%zu off=%zu %s x%d",
                                  dsv4_fmt_name(f), n, off, dsv4_isa_name(isas[k]), threads);
-                    cr_assert_eq(dsv4_opt_decode(f, want_c, y, n), DSV4_OK);
+                    cr_assert_eq(dsv4_opt_decode(f, n, want_c, y), DSV4_OK);
                     cr_assert_eq(memcmp(y, want_y, n * 4), 0, "%s decode n=%zu off=%zu %s x%d",
                                  dsv4_fmt_name(f), n, off, dsv4_isa_name(isas[k]), threads);
                     for (size_t g = 0; g < GUARD; g++) {
@@ -203,15 +203,15 @@ Test(arrays, bad_arguments_as_ref) {
                     void *cp = nulls & 2 ? NULL : c;
                     float *yp = nulls & 1 ? NULL : x;
                     const void *ccp = nulls & 2 ? NULL : c;
-                    cr_assert_eq(dsv4_opt_encode(f, xp, cp, n), dsv4_ref_encode(f, xp, cp, n),
+                    cr_assert_eq(dsv4_opt_encode(f, n, xp, cp), dsv4_ref_encode(f, n, xp, cp),
                                  "encode fmt %d n %zu nulls %d", (int)f, n, nulls);
-                    cr_assert_eq(dsv4_opt_decode(f, ccp, yp, n), dsv4_ref_decode(f, ccp, yp, n),
+                    cr_assert_eq(dsv4_opt_decode(f, n, ccp, yp), dsv4_ref_decode(f, n, ccp, yp),
                                  "decode fmt %d n %zu nulls %d", (int)f, n, nulls);
                 }
     }
-    cr_assert_eq(dsv4_opt_encode(DSV4_FMT_E4M3, NULL, c, 3), DSV4_E_NULL);
-    cr_assert_eq(dsv4_opt_decode(DSV4_FMT_E4M3, c, NULL, 3), DSV4_E_NULL);
-    cr_assert_eq(dsv4_opt_encode(DSV4_FMT_E4M3, NULL, NULL, 0), DSV4_OK);
+    cr_assert_eq(dsv4_opt_encode(DSV4_FMT_E4M3, 3, NULL, c), DSV4_E_NULL);
+    cr_assert_eq(dsv4_opt_decode(DSV4_FMT_E4M3, 3, c, NULL), DSV4_E_NULL);
+    cr_assert_eq(dsv4_opt_encode(DSV4_FMT_E4M3, 0, NULL, NULL), DSV4_OK);
 }
 
 /* An unusable DSV4_ISA makes every opt call fail until dsv4_isa_set picks a
@@ -222,10 +222,10 @@ Test(dispatch, bad_isa_env_gives_e_isa) {
     float x[2] = {1, 2};
     uint8_t c[2];
     dsv4_quant_cfg cfg = {DSV4_FMT_E2M1, 1, 2, DSV4_SCALE_RCEIL};
-    cr_assert_eq(dsv4_opt_encode(DSV4_FMT_E4M3, x, c, 2), DSV4_E_ISA);
-    cr_assert_eq(dsv4_opt_decode(DSV4_FMT_E4M3, c, x, 2), DSV4_E_ISA);
-    cr_assert_eq(dsv4_opt_fake_quant(&cfg, x, x, 1, 2), DSV4_E_ISA);
+    cr_assert_eq(dsv4_opt_encode(DSV4_FMT_E4M3, 2, x, c), DSV4_E_ISA);
+    cr_assert_eq(dsv4_opt_decode(DSV4_FMT_E4M3, 2, c, x), DSV4_E_ISA);
+    cr_assert_eq(dsv4_opt_fake_quant(&cfg, 1, 2, x, x), DSV4_E_ISA);
     cr_assert_eq(dsv4_isa_set(DSV4_ISA_SCALAR), DSV4_OK);
-    cr_assert_eq(dsv4_opt_encode(DSV4_FMT_E4M3, x, c, 2), DSV4_OK);
+    cr_assert_eq(dsv4_opt_encode(DSV4_FMT_E4M3, 2, x, c), DSV4_OK);
     cr_assert_eq(c[0], 0x38);
 }

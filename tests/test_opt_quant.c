@@ -204,10 +204,10 @@ static void check_shape(dsv4_fmt fmt, dsv4_scale_rule rule, size_t br, size_t bc
     for (size_t i = 0; i < scale_bytes; i++) s_rand[i] = (uint8_t)rng32();
     s_rand[0] = 0x00; /* 2^-127, a subnormal scale */
     if (scale_bytes > 1) s_rand[1] = 0xFF;
-    cr_assert_eq(dsv4_ref_quant(&cfg, x, rows, cols, c_ref, s_ref), DSV4_OK);
-    cr_assert_eq(dsv4_ref_dequant(&cfg, c_ref, s_ref, rows, cols, y_ref), DSV4_OK);
-    cr_assert_eq(dsv4_ref_dequant(&cfg, c_rand, s_rand, rows, cols, y_rand_ref), DSV4_OK);
-    cr_assert_eq(dsv4_ref_fake_quant(&cfg, x, fq_ref, rows, cols), DSV4_OK);
+    cr_assert_eq(dsv4_ref_quant(&cfg, rows, cols, x, c_ref, s_ref), DSV4_OK);
+    cr_assert_eq(dsv4_ref_dequant(&cfg, rows, cols, c_ref, s_ref, y_ref), DSV4_OK);
+    cr_assert_eq(dsv4_ref_dequant(&cfg, rows, cols, c_rand, s_rand, y_rand_ref), DSV4_OK);
+    cr_assert_eq(dsv4_ref_fake_quant(&cfg, rows, cols, x, fq_ref), DSV4_OK);
 
     dsv4_isa isas[DSV4_ISA_COUNT];
     int n_isa = isa_list(isas);
@@ -219,26 +219,26 @@ static void check_shape(dsv4_fmt fmt, dsv4_scale_rule rule, size_t br, size_t bc
 
             memset(c, 0xA5, code_bytes + GUARD);
             memset(s, 0xA5, scale_bytes + GUARD);
-            cr_assert_eq(dsv4_opt_quant(&cfg, x, rows, cols, c, s), DSV4_OK);
+            cr_assert_eq(dsv4_opt_quant(&cfg, rows, cols, x, c, s), DSV4_OK);
             same_bytes(&d, "quant scales", s, s_ref, scale_bytes);
             same_bytes(&d, "quant codes", c, c_ref, code_bytes);
             guard_intact(&d, "quant codes", c + code_bytes);
             guard_intact(&d, "quant scales", s + scale_bytes);
 
             memset(y, 0xA5, n * 4 + GUARD);
-            cr_assert_eq(dsv4_opt_dequant(&cfg, c_ref, s_ref, rows, cols, y), DSV4_OK);
+            cr_assert_eq(dsv4_opt_dequant(&cfg, rows, cols, c_ref, s_ref, y), DSV4_OK);
             same_floats(&d, "dequant", y, y_ref, NULL, n);
-            cr_assert_eq(dsv4_opt_dequant(&cfg, c_rand, s_rand, rows, cols, y), DSV4_OK);
+            cr_assert_eq(dsv4_opt_dequant(&cfg, rows, cols, c_rand, s_rand, y), DSV4_OK);
             same_floats(&d, "dequant of random bytes", y, y_rand_ref, NULL, n);
             guard_intact(&d, "dequant", (const uint8_t *)(y + n));
 
             memset(y, 0xA5, n * 4 + GUARD);
-            cr_assert_eq(dsv4_opt_fake_quant(&cfg, x, y, rows, cols), DSV4_OK);
+            cr_assert_eq(dsv4_opt_fake_quant(&cfg, rows, cols, x, y), DSV4_OK);
             same_floats(&d, "fake_quant", y, fq_ref, x, n);
             guard_intact(&d, "fake_quant", (const uint8_t *)(y + n));
 
             memcpy(y, x, n * 4); /* in place */
-            cr_assert_eq(dsv4_opt_fake_quant(&cfg, y, y, rows, cols), DSV4_OK);
+            cr_assert_eq(dsv4_opt_fake_quant(&cfg, rows, cols, y, y), DSV4_OK);
             same_floats(&d, "fake_quant in place", y, fq_ref, x, n);
         }
     free(x); free(y_ref); free(fq_ref); free(y); free(c_ref); free(s_ref);
@@ -289,7 +289,7 @@ Test(quant_vs_ref, fp4_worked_vectors) {
     for (int k = 0; k < n_isa; k++) {
         uint8_t codes[8], scales[4];
         cr_assert_eq(dsv4_isa_set(isas[k]), DSV4_OK);
-        cr_assert_eq(dsv4_opt_quant(&cfg, &in[0][0], 4, 4, codes, scales), DSV4_OK);
+        cr_assert_eq(dsv4_opt_quant(&cfg, 4, 4, &in[0][0], codes, scales), DSV4_OK);
         for (int r = 0; r < 4; r++) {
             cr_assert_eq(scales[r], want_scale[r], "row %d on %s", r, dsv4_isa_name(isas[k]));
             cr_assert_eq(codes[2 * r], want_codes[r][0], "row %d on %s", r, dsv4_isa_name(isas[k]));
@@ -311,12 +311,12 @@ static void same_status(const dsv4_quant_cfg *cfg, size_t rows, size_t cols, int
     size_t n;
     int small = rows == 0 || cols == 0 || (rows <= 64 && cols <= 64 && rows * cols <= 64);
     if (!small && dsv4_quant_sizes(cfg, rows, cols, &n, NULL) == DSV4_OK) return;
-    dsv4_status r = dsv4_ref_quant(cfg, xp, rows, cols, cp, sp);
-    cr_assert_eq(dsv4_opt_quant(cfg, xp, rows, cols, cp, sp), r, "quant: %s", label);
-    cr_assert_eq(dsv4_opt_dequant(cfg, cp, sp, rows, cols, yp),
-                 dsv4_ref_dequant(cfg, cp, sp, rows, cols, yp), "dequant: %s", label);
-    cr_assert_eq(dsv4_opt_fake_quant(cfg, xp, yp, rows, cols),
-                 dsv4_ref_fake_quant(cfg, xp, yp, rows, cols), "fake_quant: %s", label);
+    dsv4_status r = dsv4_ref_quant(cfg, rows, cols, xp, cp, sp);
+    cr_assert_eq(dsv4_opt_quant(cfg, rows, cols, xp, cp, sp), r, "quant: %s", label);
+    cr_assert_eq(dsv4_opt_dequant(cfg, rows, cols, cp, sp, yp),
+                 dsv4_ref_dequant(cfg, rows, cols, cp, sp, yp), "dequant: %s", label);
+    cr_assert_eq(dsv4_opt_fake_quant(cfg, rows, cols, xp, yp),
+                 dsv4_ref_fake_quant(cfg, rows, cols, xp, yp), "fake_quant: %s", label);
 }
 
 Test(bad_input, same_status_as_ref) {
@@ -349,18 +349,18 @@ Test(bad_input, same_status_as_ref) {
                              dsv4_isa_name(isas[k]));
                     same_status(&cfgs[ci], shapes[si][0], shapes[si][1], nulls, label);
                 }
-        cr_assert_eq(dsv4_opt_quant(NULL, NULL, 1, 1, NULL, NULL), DSV4_E_NULL);
+        cr_assert_eq(dsv4_opt_quant(NULL, 1, 1, NULL, NULL, NULL), DSV4_E_NULL);
     }
     /* the named cases the task lists */
     dsv4_quant_cfg fp8 = DSV4_QUANT_FP8_ACT;
     uint8_t c[4], s[1];
     float x[4] = {0};
-    cr_assert_eq(dsv4_opt_quant(&fp8, x, 1, 4, c, s), DSV4_E_ALIGN);
-    cr_assert_eq(dsv4_opt_quant(&fp8, x, SIZE_MAX, 256, c, s), DSV4_E_OVERFLOW);
+    cr_assert_eq(dsv4_opt_quant(&fp8, 1, 4, x, c, s), DSV4_E_ALIGN);
+    cr_assert_eq(dsv4_opt_quant(&fp8, SIZE_MAX, 256, x, c, s), DSV4_E_OVERFLOW);
     dsv4_quant_cfg odd = {DSV4_FMT_E2M1, 1, 3, DSV4_SCALE_RCEIL};
-    cr_assert_eq(dsv4_opt_quant(&odd, x, 1, 3, c, s), DSV4_E_ARG);
-    cr_assert_eq(dsv4_opt_quant(&good, NULL, 1, 4, c, s), DSV4_E_NULL);
-    cr_assert_eq(dsv4_opt_quant(&good, NULL, 0, 4, NULL, NULL), DSV4_OK);
+    cr_assert_eq(dsv4_opt_quant(&odd, 1, 3, x, c, s), DSV4_E_ARG);
+    cr_assert_eq(dsv4_opt_quant(&good, 1, 4, NULL, c, s), DSV4_E_NULL);
+    cr_assert_eq(dsv4_opt_quant(&good, 0, 4, NULL, NULL, NULL), DSV4_OK);
 }
 
 /* Outputs over 4 MiB take the streaming-store path of opt's fake quant:
@@ -388,12 +388,12 @@ Test(opt_quant, large_fake_quant_streaming_path, .timeout = 120) {
                 const float *xin = x + off * 7;               /* unaligned input */
                 float *y = got + (off * 5) % PAD;              /* unaligned output */
                 dsv4_threads_set(1 + (int)off);
-                cr_assert_eq(dsv4_ref_fake_quant(&cfgs[k], xin, want, R, C), DSV4_OK);
-                cr_assert_eq(dsv4_opt_fake_quant(&cfgs[k], xin, y, R, C), DSV4_OK);
+                cr_assert_eq(dsv4_ref_fake_quant(&cfgs[k], R, C, xin, want), DSV4_OK);
+                cr_assert_eq(dsv4_opt_fake_quant(&cfgs[k], R, C, xin, y), DSV4_OK);
                 cr_assert_eq(memcmp(want, y, N * sizeof *y), 0, "cfg %zu isa %d off %zu", k, isa,
                              off);
                 memcpy(y, xin, N * sizeof *y); /* in place */
-                cr_assert_eq(dsv4_opt_fake_quant(&cfgs[k], y, y, R, C), DSV4_OK);
+                cr_assert_eq(dsv4_opt_fake_quant(&cfgs[k], R, C, y, y), DSV4_OK);
                 cr_assert_eq(memcmp(want, y, N * sizeof *y), 0, "in place: cfg %zu isa %d", k, isa);
             }
         }

@@ -39,14 +39,14 @@ Test(fp4, worked_vectors) {
         float x[32] = {0}, y[32], fq[32];
         uint8_t codes[16], scale;
         memcpy(x, cases[i].x, sizeof cases[i].x);
-        cr_assert_eq(dsv4_ref_quant(&cfg, x, 1, 32, codes, &scale), DSV4_OK);
+        cr_assert_eq(dsv4_ref_quant(&cfg, 1, 32, x, codes, &scale), DSV4_OK);
         cr_assert_eq(scale, cases[i].scale, "case %zu: scale 0x%02x", i, scale);
         for (int j = 0; j < 4; j++) {
             uint8_t c = (uint8_t)(j % 2 ? codes[j / 2] >> 4 : codes[j / 2] & 0xF);
             cr_assert_eq(c, cases[i].codes[j], "case %zu element %d: code 0x%x", i, j, c);
         }
-        cr_assert_eq(dsv4_ref_dequant(&cfg, codes, &scale, 1, 32, y), DSV4_OK);
-        cr_assert_eq(dsv4_ref_fake_quant(&cfg, x, fq, 1, 32), DSV4_OK);
+        cr_assert_eq(dsv4_ref_dequant(&cfg, 1, 32, codes, &scale, y), DSV4_OK);
+        cr_assert_eq(dsv4_ref_fake_quant(&cfg, 1, 32, x, fq), DSV4_OK);
         for (int j = 0; j < 4; j++) {
             cr_assert_eq(bits(y[j]), bits(cases[i].deq[j]), "case %zu element %d: %g", i, j, y[j]);
             cr_assert_eq(bits(fq[j]), bits(y[j]), "fake quant = dequant(quant)");
@@ -59,7 +59,7 @@ static uint8_t scale_of(dsv4_fmt fmt, dsv4_scale_rule rule, float amax) {
     dsv4_quant_cfg cfg = {fmt, 1, 2, rule};
     float x[2] = {amax, 0.0f};
     uint8_t codes[2], s = 0;
-    cr_assert_eq(dsv4_ref_quant(&cfg, x, 1, 2, codes, &s), DSV4_OK);
+    cr_assert_eq(dsv4_ref_quant(&cfg, 1, 2, x, codes, &s), DSV4_OK);
     return s;
 }
 
@@ -110,7 +110,7 @@ Test(scale, floors_and_extremes) {
 Test(fp4, floor_rule_saturates) {
     const dsv4_quant_cfg cfg = {DSV4_FMT_E2M1, 1, 2, DSV4_SCALE_FLOOR};
     float x[2] = {7.0f, -7.5f}, y[2];
-    cr_assert_eq(dsv4_ref_fake_quant(&cfg, x, y, 1, 2), DSV4_OK);
+    cr_assert_eq(dsv4_ref_fake_quant(&cfg, 1, 2, x, y), DSV4_OK);
     cr_assert_eq(y[0], 6.0f);
     cr_assert_eq(y[1], -6.0f);
 }
@@ -120,13 +120,13 @@ Test(tiles, invalid_tiles_are_nan) {
     float x[12] = {1, 2, NAN, 4, 1, INFINITY, 3, 4, 1, 2, 3, -4};
     uint8_t codes[12], s[3];
     float y[12], fq[12];
-    cr_assert_eq(dsv4_ref_quant(&cfg, x, 1, 12, codes, s), DSV4_OK);
+    cr_assert_eq(dsv4_ref_quant(&cfg, 1, 12, x, codes, s), DSV4_OK);
     cr_assert_eq(s[0], 0xFF);
     cr_assert_eq(s[1], 0xFF);
     cr_assert_neq(s[2], 0xFF);
     for (int i = 0; i < 8; i++) cr_assert_eq(codes[i], 0, "codes of an invalid tile are 0");
-    cr_assert_eq(dsv4_ref_dequant(&cfg, codes, s, 1, 12, y), DSV4_OK);
-    cr_assert_eq(dsv4_ref_fake_quant(&cfg, x, fq, 1, 12), DSV4_OK);
+    cr_assert_eq(dsv4_ref_dequant(&cfg, 1, 12, codes, s, y), DSV4_OK);
+    cr_assert_eq(dsv4_ref_fake_quant(&cfg, 1, 12, x, fq), DSV4_OK);
     for (int i = 0; i < 12; i++) {
         cr_assert_eq(bits(fq[i]), bits(y[i]), "element %d", i);
         if (i < 8) cr_assert_eq(bits(y[i]), 0x7FC00000u);
@@ -143,10 +143,10 @@ Test(tiles, weight_tiles_128x128) {
     for (int r = 0; r < R; r++)
         for (int c = 0; c < C; c++) x[r * C + c] = (float)((r * 7 + c * 13) % 101 - 50) * 0.01f;
     x[200 * C + 300] = 900.0f; /* tile (1, 2) */
-    cr_assert_eq(dsv4_ref_quant(&cfg, x, R, C, codes, s), DSV4_OK);
+    cr_assert_eq(dsv4_ref_quant(&cfg, R, C, x, codes, s), DSV4_OK);
     cr_assert_eq(s[5], 127 + 2, "900 / 448 -> 2^2");
     cr_assert_eq(s[0], 127 - 9, "amax just under 0.5: ceil(log2(0.5 / 448)) = -9");
-    cr_assert_eq(dsv4_ref_dequant(&cfg, codes, s, R, C, y), DSV4_OK);
+    cr_assert_eq(dsv4_ref_dequant(&cfg, R, C, codes, s, y), DSV4_OK);
     cr_assert_eq(y[200 * C + 300], 896.0f, "900/4 = 225 -> 224 (E4M3 step 16 at 2^7)");
 }
 
@@ -157,8 +157,8 @@ Test(fake_quant, in_place_equals_out_of_place) {
         float x[N], y[N], z[N];
         for (int i = 0; i < N; i++) x[i] = sinf((float)i * 0.7f) * ldexpf(1.0f, i % 9 - 4);
         memcpy(z, x, sizeof x);
-        cr_assert_eq(dsv4_ref_fake_quant(&cfgs[k], x, y, 1, N), DSV4_OK);
-        cr_assert_eq(dsv4_ref_fake_quant(&cfgs[k], z, z, 1, N), DSV4_OK);
+        cr_assert_eq(dsv4_ref_fake_quant(&cfgs[k], 1, N, x, y), DSV4_OK);
+        cr_assert_eq(dsv4_ref_fake_quant(&cfgs[k], 1, N, z, z), DSV4_OK);
         cr_assert_eq(memcmp(y, z, sizeof y), 0);
     }
 }
@@ -168,21 +168,21 @@ Test(args, errors_are_codes) {
     float x[64] = {0};
     uint8_t c[64], s[4];
     size_t cb, sb;
-    cr_assert_eq(dsv4_ref_quant(NULL, x, 1, 32, c, s), DSV4_E_NULL);
-    cr_assert_eq(dsv4_ref_quant(&cfg, NULL, 1, 32, c, s), DSV4_E_NULL);
-    cr_assert_eq(dsv4_ref_quant(&cfg, x, 1, 48, c, s), DSV4_E_ALIGN, "48 is not a multiple of 32");
-    cr_assert_eq(dsv4_ref_quant(&cfg, NULL, 0, 32, NULL, NULL), DSV4_OK, "empty");
-    cr_assert_eq(dsv4_ref_quant(&cfg, x, SIZE_MAX / 2, 64, c, s), DSV4_E_OVERFLOW);
+    cr_assert_eq(dsv4_ref_quant(NULL, 1, 32, x, c, s), DSV4_E_NULL);
+    cr_assert_eq(dsv4_ref_quant(&cfg, 1, 32, NULL, c, s), DSV4_E_NULL);
+    cr_assert_eq(dsv4_ref_quant(&cfg, 1, 48, x, c, s), DSV4_E_ALIGN, "48 is not a multiple of 32");
+    cr_assert_eq(dsv4_ref_quant(&cfg, 0, 32, NULL, NULL, NULL), DSV4_OK, "empty");
+    cr_assert_eq(dsv4_ref_quant(&cfg, SIZE_MAX / 2, 64, x, c, s), DSV4_E_OVERFLOW);
     cfg.block_cols = 0;
-    cr_assert_eq(dsv4_ref_quant(&cfg, x, 1, 32, c, s), DSV4_E_ARG);
+    cr_assert_eq(dsv4_ref_quant(&cfg, 1, 32, x, c, s), DSV4_E_ARG);
     cfg.block_cols = 3;
-    cr_assert_eq(dsv4_ref_quant(&cfg, x, 1, 3, c, s), DSV4_E_ARG, "odd FP4 block");
+    cr_assert_eq(dsv4_ref_quant(&cfg, 1, 3, x, c, s), DSV4_E_ARG, "odd FP4 block");
     cfg.block_cols = 32;
     cfg.fmt = DSV4_FMT_BF16;
-    cr_assert_eq(dsv4_ref_quant(&cfg, x, 1, 32, c, s), DSV4_E_ARG, "bf16 is not an element format");
+    cr_assert_eq(dsv4_ref_quant(&cfg, 1, 32, x, c, s), DSV4_E_ARG, "bf16 is not an element format");
     cfg.fmt = DSV4_FMT_E2M1;
     cfg.rule = (dsv4_scale_rule)9;
-    cr_assert_eq(dsv4_ref_fake_quant(&cfg, x, x, 1, 32), DSV4_E_ARG);
+    cr_assert_eq(dsv4_ref_fake_quant(&cfg, 1, 32, x, x), DSV4_E_ARG);
     dsv4_quant_cfg w = DSV4_QUANT_FP8_WEIGHT;
     cr_assert_eq(dsv4_quant_sizes(&w, 256, 384, &cb, &sb), DSV4_OK);
     cr_assert_eq(cb, 256 * 384);

@@ -38,18 +38,18 @@ struct bench_case {
 
 static dsv4_status run_encode(const bench_case *c, dsv4_impl impl, bench_bufs *b) {
     size_t n = b->rows * b->cols;
-    return impl == DSV4_IMPL_REF ? dsv4_ref_encode(c->fmt, b->x, b->codes, n)
-                                 : dsv4_opt_encode(c->fmt, b->x, b->codes, n);
+    return impl == DSV4_IMPL_REF ? dsv4_ref_encode(c->fmt, n, b->x, b->codes)
+                                 : dsv4_opt_encode(c->fmt, n, b->x, b->codes);
 }
 
 static dsv4_status run_quant(const bench_case *c, dsv4_impl impl, bench_bufs *b) {
-    return impl == DSV4_IMPL_REF ? dsv4_ref_quant(&c->q, b->x, b->rows, b->cols, b->codes, b->scales)
-                                 : dsv4_opt_quant(&c->q, b->x, b->rows, b->cols, b->codes, b->scales);
+    return impl == DSV4_IMPL_REF ? dsv4_ref_quant(&c->q, b->rows, b->cols, b->x, b->codes, b->scales)
+                                 : dsv4_opt_quant(&c->q, b->rows, b->cols, b->x, b->codes, b->scales);
 }
 
 static dsv4_status run_fake_quant(const bench_case *c, dsv4_impl impl, bench_bufs *b) {
-    return impl == DSV4_IMPL_REF ? dsv4_ref_fake_quant(&c->q, b->x, b->y, b->rows, b->cols)
-                                 : dsv4_opt_fake_quant(&c->q, b->x, b->y, b->rows, b->cols);
+    return impl == DSV4_IMPL_REF ? dsv4_ref_fake_quant(&c->q, b->rows, b->cols, b->x, b->y)
+                                 : dsv4_opt_fake_quant(&c->q, b->rows, b->cols, b->x, b->y);
 }
 
 #define NO_Q {DSV4_FMT_E2M1, 1, 1, DSV4_SCALE_RCEIL}
@@ -423,8 +423,8 @@ static void bench_mhc(bench_ctx *x) {
     b.fb = dsv4_bench_alloc(T * 4096 * sizeof *b.fb);
     dsv4_status st = DSV4_E_NOMEM;
     if (b.x && b.fn && b.f && b.y && b.post && b.comb && b.logits && b.out && b.xb && b.yb && b.fb)
-        st = dsv4_opt_encode(DSV4_FMT_BF16, b.x, b.xb, T * K); /* the bf16 rows' x and f */
-    if (st == DSV4_OK) st = dsv4_opt_encode(DSV4_FMT_BF16, b.f, b.fb, T * 4096);
+        st = dsv4_opt_encode(DSV4_FMT_BF16, T * K, b.x, b.xb); /* the bf16 rows' x and f */
+    if (st == DSV4_OK) st = dsv4_opt_encode(DSV4_FMT_BF16, T * 4096, b.f, b.fb);
     if (st != DSV4_OK) {
         fprintf(x->out, "mhc: %s\n", dsv4_strerror(st));
         x->errors++;

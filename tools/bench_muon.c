@@ -31,7 +31,7 @@ static double time_muon(int opt, size_t r, size_t c, const float *w0, const floa
         memcpy(w, w0, r * c * sizeof *w);
         memset(m, 0, r * c * sizeof *m);
         double t0 = dsv4_now();
-        dsv4_status st = (opt ? dsv4_opt_muon_step : dsv4_ref_muon_step)(&cfg, 1, r, c, w, m, g,
+        dsv4_status st = (opt ? dsv4_opt_muon_step : dsv4_ref_muon_step)(&cfg, 1, r, c, g, w, m,
                                                                           NULL);
         double t = dsv4_now() - t0;
         if (st != DSV4_OK) return -1.0;

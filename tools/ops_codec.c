@@ -13,14 +13,14 @@
 /* The library entry points of each implementation, so that a stage is
  * written once and runs with either. */
 typedef struct codec_impl {
-    dsv4_status (*encode)(dsv4_fmt f, const float *x, void *codes, size_t n);
-    dsv4_status (*decode)(dsv4_fmt f, const void *codes, float *y, size_t n);
-    dsv4_status (*quant)(const dsv4_quant_cfg *cfg, const float *x, size_t rows, size_t cols,
+    dsv4_status (*encode)(dsv4_fmt f, size_t n, const float *x, void *codes);
+    dsv4_status (*decode)(dsv4_fmt f, size_t n, const void *codes, float *y);
+    dsv4_status (*quant)(const dsv4_quant_cfg *cfg, size_t rows, size_t cols, const float *x,
                          uint8_t *codes, uint8_t *scales);
-    dsv4_status (*dequant)(const dsv4_quant_cfg *cfg, const uint8_t *codes,
-                           const uint8_t *scales, size_t rows, size_t cols, float *y);
-    dsv4_status (*fake_quant)(const dsv4_quant_cfg *cfg, const float *x, float *y, size_t rows,
-                              size_t cols);
+    dsv4_status (*dequant)(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                           const uint8_t *codes, const uint8_t *scales, float *y);
+    dsv4_status (*fake_quant)(const dsv4_quant_cfg *cfg, size_t rows, size_t cols, const float *x,
+                              float *y);
 } codec_impl;
 
 static const codec_impl impls[DSV4_IMPL_COUNT] = {
@@ -82,7 +82,7 @@ static dsv4_status cast_encode(const cast_params *p, dsv4_impl impl, const dsv4_
     size_t n = x->shape[0];
     void *codes = dsv4_alloc_array(n, dsv4_dtype_size(dt)); /* [n] */
     if (!codes) return no_memory(NULL, NULL, err, errlen);
-    st = impls[impl].encode(p->fmt, x->data, codes, n);
+    st = impls[impl].encode(p->fmt, n, x->data, codes);
     if (st != DSV4_OK) {
         free(codes);
         return lib_error(st, "encode", impl, err, errlen);
@@ -100,7 +100,7 @@ static dsv4_status cast_decode(const cast_params *p, dsv4_impl impl, const dsv4_
     size_t n = c->shape[0];
     float *y = dsv4_alloc_array(n, sizeof *y); /* [n] */
     if (!y) return no_memory(NULL, NULL, err, errlen);
-    st = impls[impl].decode(p->fmt, c->data, y, n);
+    st = impls[impl].decode(p->fmt, n, c->data, y);
     if (st != DSV4_OK) {
         free(y);
         return lib_error(st, "decode", impl, err, errlen);
@@ -207,7 +207,7 @@ static dsv4_status quant_quant(const dsv4_quant_cfg *q, dsv4_impl impl, const ds
     uint8_t *codes = dsv4_alloc_array(area(s.codes), 1);   /* s.codes */
     uint8_t *scales = dsv4_alloc_array(area(s.scales), 1); /* s.scales */
     if (!codes || !scales) return no_memory(codes, scales, err, errlen);
-    st = impls[impl].quant(q, x->data, s.x[0], s.x[1], codes, scales);
+    st = impls[impl].quant(q, s.x[0], s.x[1], x->data, codes, scales);
     if (st != DSV4_OK) {
         free(codes);
         free(scales);
@@ -243,7 +243,7 @@ static dsv4_status quant_dequant(const dsv4_quant_cfg *q, dsv4_impl impl, const 
     }
     float *y = dsv4_alloc_array(area(s.x), sizeof *y); /* s.x */
     if (!y) return no_memory(NULL, NULL, err, errlen);
-    st = impls[impl].dequant(q, c->data, sc->data, s.x[0], s.x[1], y);
+    st = impls[impl].dequant(q, s.x[0], s.x[1], c->data, sc->data, y);
     if (st != DSV4_OK) {
         free(y);
         return lib_error(st, "dequant", impl, err, errlen);
@@ -261,7 +261,7 @@ static dsv4_status quant_fake(const dsv4_quant_cfg *q, dsv4_impl impl, const dsv
     if (st != DSV4_OK) return st;
     float *y = dsv4_alloc_array(area(s.x), sizeof *y); /* s.x */
     if (!y) return no_memory(NULL, NULL, err, errlen);
-    st = impls[impl].fake_quant(q, x->data, y, s.x[0], s.x[1]);
+    st = impls[impl].fake_quant(q, s.x[0], s.x[1], x->data, y);
     if (st != DSV4_OK) {
         free(y);
         return lib_error(st, "fake_quant", impl, err, errlen);

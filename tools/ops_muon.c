@@ -24,8 +24,8 @@ typedef struct muon_impl {
                                  const float *z, float *out, float *steps_out);
     dsv4_status (*ns_iterate)(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
                               const float *x0, float *out, float *steps_out);
-    dsv4_status (*adamw_step)(const dsv4_adamw_cfg *cfg, long step, size_t n, float *p,
-                              float *m, float *v, const float *g);
+    dsv4_status (*adamw_step)(const dsv4_adamw_cfg *cfg, long step, size_t n, const float *g,
+                              float *p, float *m, float *v);
 } muon_impl;
 
 static const muon_impl impls[DSV4_IMPL_COUNT] = {
@@ -287,7 +287,7 @@ static dsv4_status muon_momentum(const muon_params *p, dsv4_impl impl, const dsv
         return no_memory(err, errlen);
     }
     dsv4_muon_cfg c = muon_bind(p);
-    st = dsv4_muon_nesterov(&c, sh[0], sh[1], sh[2], m1, t[1]->data, u);
+    st = dsv4_muon_nesterov(&c, sh[0], sh[1], sh[2], t[1]->data, m1, u);
     if (st != DSV4_OK) {
         free(m1);
         free(u);
@@ -334,7 +334,7 @@ static dsv4_status muon_update(const muon_params *p, dsv4_impl impl, const dsv4_
     float *w = copy_of(t[0]); /* [E, rows, cols] */
     if (!w) return no_memory(err, errlen);
     dsv4_muon_cfg c = muon_bind(p);
-    st = dsv4_muon_update(&c, sh[0], sh[1], sh[2], w, t[1]->data);
+    st = dsv4_muon_update(&c, sh[0], sh[1], sh[2], t[1]->data, w);
     if (st != DSV4_OK) {
         free(w);
         return lib_error(st, "update", impl, err, errlen);
@@ -459,7 +459,7 @@ static dsv4_status adamw_update(const adamw_params *p, dsv4_impl impl, const dsv
         free(v);
         return no_memory(err, errlen);
     }
-    st = impls[impl].adamw_step(&p->cfg, p->step, n, pp, m, v, t[3]->data);
+    st = impls[impl].adamw_step(&p->cfg, p->step, n, t[3]->data, pp, m, v);
     if (st != DSV4_OK) {
         free(pp);
         free(m);
