@@ -20,6 +20,11 @@
  *  - ref_* is the scalar, readable reference; opt_* is the SIMD + threaded
  *    path chosen at run time (see dsv4_isa_*).  Where spec/ says bit-exact,
  *    opt_* returns the same bits as ref_* for every input.
+ *  - Names: dsv4_ref_<op> and dsv4_opt_<op> where the two implementations
+ *    differ; a stage with one implementation that serves both is
+ *    dsv4_<family>_<stage>, without ref_ or opt_ (dsv4_hc_split,
+ *    dsv4_hc_head_weights, dsv4_ns_normalize, dsv4_muon_nesterov,
+ *    dsv4_muon_update).
  *  - NaN/Inf policy: spec/formats.md section "Policy" (one place in the code:
  *    ref/policy.h).
  */
@@ -257,13 +262,23 @@ dsv4_status dsv4_ref_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, c
 dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,
                             const float *scale, const float *base, float *y, float *post,
                             float *comb, const dsv4_hc_pre_stages *stages);
-/* Sinkhorn-Knopp as V4 runs it, on T independent n x n logit matrices:
- * row softmax (max subtracted) + eps, column step, then iters-1 times (row
- * step, column step); every divisor is its sum + eps.  logits, out [T, n, n];
- * out may equal logits. */
-dsv4_status dsv4_ref_sinkhorn(size_t n, int iters, float eps, size_t T, const float *logits,
+/* Sinkhorn-Knopp as V4 runs it (spec/mhc.md §3), on T independent n x n
+ * logit matrices: row softmax (max subtracted) + eps, column step, then
+ * iters-1 times (row step, column step); every divisor is its sum + eps.
+ * logits, out [T, n, n]; out may equal logits.  n >= 1, iters >= 1 and a
+ * finite eps >= 0, else DSV4_E_ARG.  hc_pre runs it with {hc,
+ * sinkhorn_iters, hc_eps} of its dsv4_mhc_cfg. */
+typedef struct dsv4_sinkhorn_cfg {
+    size_t n;  /* matrix size (V4: hc = 4) */
+    int iters; /* row normalisations, the softmax being the first (V4: 20) */
+    float eps; /* V4: fp32(1e-6) */
+} dsv4_sinkhorn_cfg;
+
+#define DSV4_SINKHORN_V4 {.n = 4, .iters = 20, .eps = 1e-6f}
+
+dsv4_status dsv4_ref_sinkhorn(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
                               float *out);
-dsv4_status dsv4_opt_sinkhorn(size_t n, int iters, float eps, size_t T, const float *logits,
+dsv4_status dsv4_opt_sinkhorn(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
                               float *out);
 /* hc_post: out[t][k][i] = bf16( post[t][k] * f[t][i] + sum_j comb[t][j][k] * x[t][j][i] ).
  *   f [T, d], x [T, hc, d], post [T, hc], comb [T, hc, hc] -> out [T, hc, d]. */
@@ -317,28 +332,39 @@ dsv4_status dsv4_opt_hc_head_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint1
  *                 logits [T, hc, hc]                                        (H3)
  *   head_weights: mixes [T, hc], scale [1], base [hc] -> w [T, hc]
  *   weighted_sum: x [T, hc, d], w [T, hc] -> y [T, d] (bf16 values)         (H5)
- *   sinkhorn_rounds: `rounds` more (row step, column step) rounds on c [T, n, n]
- *                 (in may equal out); dsv4_*_sinkhorn(iters) equals the
- *                 softmax + first column step followed by iters-1 rounds. */
+ * split and head_weights have no opt form: opt's gates are bit-exact with
+ * them (spec/mhc.md §7), so one function serves both. */
 dsv4_status dsv4_ref_hc_rms(const dsv4_mhc_cfg *cfg, size_t T, const float *x, float *r);
 dsv4_status dsv4_opt_hc_rms(const dsv4_mhc_cfg *cfg, size_t T, const float *x, float *r);
 dsv4_status dsv4_ref_hc_mixes(const dsv4_mhc_cfg *cfg, size_t T, size_t rows, const float *x,
                               const float *fn, const float *r, float *mixes);
 dsv4_status dsv4_opt_hc_mixes(const dsv4_mhc_cfg *cfg, size_t T, size_t rows, const float *x,
                               const float *fn, const float *r, float *mixes);
-dsv4_status dsv4_ref_hc_split(const dsv4_mhc_cfg *cfg, size_t T, const float *mixes,
-                              const float *scale, const float *base, float *pre, float *post,
-                              float *logits);
-dsv4_status dsv4_ref_hc_head_weights(const dsv4_mhc_cfg *cfg, size_t T, const float *mixes,
-                                     const float *scale, const float *base, float *w);
+dsv4_status dsv4_hc_split(const dsv4_mhc_cfg *cfg, size_t T, const float *mixes,
+                          const float *scale, const float *base, float *pre, float *post,
+                          float *logits);
+dsv4_status dsv4_hc_head_weights(const dsv4_mhc_cfg *cfg, size_t T, const float *mixes,
+                                 const float *scale, const float *base, float *w);
 dsv4_status dsv4_ref_hc_weighted_sum(const dsv4_mhc_cfg *cfg, size_t T, const float *x,
                                      const float *w, float *y);
 dsv4_status dsv4_opt_hc_weighted_sum(const dsv4_mhc_cfg *cfg, size_t T, const float *x,
                                      const float *w, float *y);
-dsv4_status dsv4_ref_sinkhorn_rounds(size_t n, int rounds, float eps, size_t T, const float *c,
-                                     float *out);
-dsv4_status dsv4_opt_sinkhorn_rounds(size_t n, int rounds, float eps, size_t T, const float *c,
-                                     float *out);
+
+/* The two stages of Sinkhorn-Knopp (spec/mhc.md §3), with the statuses of
+ * dsv4_*_sinkhorn; sinkhorn(cfg) equals iterate(cfg, init(cfg)) bit for bit.
+ *   init:    logits [T, n, n] -> c: the row softmax + eps and the first
+ *            column step (S1, S2), i.e. Sinkhorn with 1 iteration whatever
+ *            cfg->iters is; out may equal logits;
+ *   iterate: c [T, n, n] -> out: the cfg->iters - 1 further (row step,
+ *            column step) rounds (S3); out may equal c. */
+dsv4_status dsv4_ref_sinkhorn_init(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
+                                   float *out);
+dsv4_status dsv4_opt_sinkhorn_init(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
+                                   float *out);
+dsv4_status dsv4_ref_sinkhorn_iterate(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *c,
+                                      float *out);
+dsv4_status dsv4_opt_sinkhorn_iterate(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *c,
+                                      float *out);
 
 /* ------------------------------------------------------------------------ */
 /* Muon and AdamW (spec/muon.md)                                             */

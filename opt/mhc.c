@@ -311,10 +311,9 @@ static void sinkhorn_range(mhc_job *j, size_t lo, size_t cnt, size_t slot) {
     if (j->k->sinkhorn) {
         float *scratch = &j->scratch[slot * sinkhorn_scratch_floats(j)];
         j->k->sinkhorn(j->n, j->softmax, j->rounds, j->eps, cnt, in, out, scratch);
-    } else if (j->softmax) {
-        fail(j, dsv4_ref_sinkhorn(j->n, j->rounds + 1, j->eps, cnt, in, out));
-    } else {
-        fail(j, dsv4_ref_sinkhorn_rounds(j->n, j->rounds, j->eps, cnt, in, out));
+    } else { /* ref: the whole procedure with iters = rounds + 1, or those rounds alone */
+        const dsv4_sinkhorn_cfg cfg = {j->n, j->rounds + 1, j->eps};
+        fail(j, (j->softmax ? dsv4_ref_sinkhorn : dsv4_ref_sinkhorn_iterate)(&cfg, cnt, in, out));
     }
 }
 
@@ -352,7 +351,7 @@ static void eps_gates(const mhc_job *j, size_t lo, size_t n, float *out) {
 }
 
 /* (H3) pre = sigmoid + hc_eps, post = 2 * sigmoid, logits = mixes * scale[2]
- * + base (spec/mhc.md): the bits of ref's dsv4_ref_hc_split. */
+ * + base (spec/mhc.md): the bits of dsv4_hc_split. */
 static void split_chunk(mhc_job *j, size_t lo, size_t n) {
     size_t hc = j->hc, nn = hc * hc;
     float *post = &j->post[lo * hc];
@@ -585,40 +584,50 @@ dsv4_status dsv4_opt_hc_weighted_sum(const dsv4_mhc_cfg *cfg, size_t T, const fl
     return phase_wsum(&j);
 }
 
-/* Sinkhorn over T matrices (softmax: the whole procedure with iters =
- * rounds + 1; else `rounds` more rounds). */
-static dsv4_status run_sinkhorn(size_t n, int softmax, int rounds, float eps, size_t T,
+/* The job's Sinkhorn: with softmax, S1 and S2 and then `rounds` rounds
+ * (the whole procedure when rounds = cfg->iters - 1); without, `rounds`
+ * rounds alone. */
+static void set_sinkhorn(mhc_job *j, const dsv4_sinkhorn_cfg *cfg, int softmax, int rounds) {
+    j->n = cfg->n;
+    j->eps = cfg->eps;
+    j->softmax = softmax;
+    j->rounds = rounds;
+}
+
+/* What of Sinkhorn an entry point runs: the whole of it, S1 + S2, or S3. */
+typedef enum sinkhorn_part { SINKHORN_WHOLE, SINKHORN_INIT, SINKHORN_ITERATE } sinkhorn_part;
+
+/* Sinkhorn over T matrices, ref's checks in ref's order. */
+static dsv4_status run_sinkhorn(const dsv4_sinkhorn_cfg *cfg, sinkhorn_part part, size_t T,
                                 const float *in, float *out) {
+    if (dsv4_isa_status() != DSV4_OK) return DSV4_E_ISA;
+    dsv4_status st = dsv4_sinkhorn_check(cfg, T);
+    if (st != DSV4_OK || T == 0) return st;
+    if (!in || !out) return DSV4_E_NULL;
     mhc_job j;
     job_base_init(&j, T);
-    j.n = n;
-    j.softmax = softmax;
-    j.rounds = rounds;
-    j.eps = eps;
+    set_sinkhorn(&j, cfg, part != SINKHORN_ITERATE, part == SINKHORN_INIT ? 0 : cfg->iters - 1);
     j.s_in = in;
     j.s_out = out;
-    dsv4_status st = alloc_sinkhorn_scratch(&j);
+    st = alloc_sinkhorn_scratch(&j);
     if (st == DSV4_OK) st = run_phase(&j, sinkhorn_chunk, GATE_CHUNK);
     free(j.scratch);
     return st;
 }
 
-dsv4_status dsv4_opt_sinkhorn(size_t n, int iters, float eps, size_t T, const float *logits,
+dsv4_status dsv4_opt_sinkhorn(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
                               float *out) {
-    if (dsv4_isa_status() != DSV4_OK) return DSV4_E_ISA;
-    dsv4_status st = dsv4_sinkhorn_check(n, iters, 1, eps, T);
-    if (st != DSV4_OK || T == 0) return st;
-    if (!logits || !out) return DSV4_E_NULL;
-    return run_sinkhorn(n, 1, iters - 1, eps, T, logits, out);
+    return run_sinkhorn(cfg, SINKHORN_WHOLE, T, logits, out);
 }
 
-dsv4_status dsv4_opt_sinkhorn_rounds(size_t n, int rounds, float eps, size_t T, const float *c,
-                                     float *out) {
-    if (dsv4_isa_status() != DSV4_OK) return DSV4_E_ISA;
-    dsv4_status st = dsv4_sinkhorn_check(n, rounds, 0, eps, T);
-    if (st != DSV4_OK || T == 0) return st;
-    if (!c || !out) return DSV4_E_NULL;
-    return run_sinkhorn(n, 0, rounds, eps, T, c, out);
+dsv4_status dsv4_opt_sinkhorn_init(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
+                                   float *out) {
+    return run_sinkhorn(cfg, SINKHORN_INIT, T, logits, out);
+}
+
+dsv4_status dsv4_opt_sinkhorn_iterate(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *c,
+                                      float *out) {
+    return run_sinkhorn(cfg, SINKHORN_ITERATE, T, c, out);
 }
 
 /* hc_post's checks in ref's order, then the job; f, x and out of either
@@ -695,11 +704,9 @@ static dsv4_status run_hc_pre(mhc_job *j, const float *fn, const float *scale, c
     j->base = base;
     j->post = post;
     j->comb = comb;
-    /* Sinkhorn of the gates phase: logits -> comb, iters = rounds + 1 */
-    j->n = hc;
-    j->softmax = 1;
-    j->rounds = cfg->sinkhorn_iters - 1;
-    j->eps = cfg->hc_eps;
+    /* Sinkhorn of the gates phase, the whole of it: logits -> comb */
+    const dsv4_sinkhorn_cfg sk = {hc, cfg->sinkhorn_iters, cfg->hc_eps};
+    set_sinkhorn(j, &sk, 1, sk.iters - 1);
     float *block = NULL;
     /* with a mixes kernel, one fused pass; else the phases one by one */
     size_t chunk = j->k->mixes_seg ? mix_tokens(j) : GATE_CHUNK;

@@ -97,10 +97,9 @@ dsv4_status dsv4_hc_head_bf16_widened(dsv4_hc_head_fn head, const dsv4_mhc_cfg *
                                       const uint16_t *x, const float *fn, const float *scale,
                                       const float *base, uint16_t *y,
                                       const dsv4_hc_head_stages *stages);
-/* Sinkhorn arguments: n >= 1, iterations (or rounds) >= min_rounds, finite
- * eps >= 0 -> else DSV4_E_ARG; T * n * n overflowing -> DSV4_E_OVERFLOW. */
-dsv4_status dsv4_sinkhorn_check(size_t n, int iters_or_rounds, int min_rounds, float eps,
-                                size_t T);
+/* Sinkhorn arguments: cfg not NULL (else DSV4_E_NULL); n >= 1, iters >= 1,
+ * finite eps >= 0 (else DSV4_E_ARG); T * n * n overflowing -> DSV4_E_OVERFLOW. */
+dsv4_status dsv4_sinkhorn_check(const dsv4_sinkhorn_cfg *cfg, size_t T);
 
 /* ---- AdamW pieces shared by ref and opt (ref/adamw.c) ------------------- */
 /* The fp32 scalars of step t, each formed in double and rounded once. */

@@ -27,11 +27,11 @@ dsv4_status dsv4_mhc_check(const dsv4_mhc_cfg *cfg, size_t T, size_t *K) {
     return mhc_check(cfg, T, K);
 }
 
-dsv4_status dsv4_sinkhorn_check(size_t n, int iters_or_rounds, int min_rounds, float eps,
-                                size_t T) {
+dsv4_status dsv4_sinkhorn_check(const dsv4_sinkhorn_cfg *cfg, size_t T) {
     size_t nn, tnn;
-    if (n == 0 || iters_or_rounds < min_rounds || !eps_ok(eps)) return DSV4_E_ARG;
-    if (!dsv4_mul_ok(n, n, &nn) || !dsv4_mul_ok(T, nn, &tnn)) return DSV4_E_OVERFLOW;
+    if (!cfg) return DSV4_E_NULL;
+    if (cfg->n == 0 || cfg->iters < 1 || !eps_ok(cfg->eps)) return DSV4_E_ARG;
+    if (!dsv4_mul_ok(cfg->n, cfg->n, &nn) || !dsv4_mul_ok(T, nn, &tnn)) return DSV4_E_OVERFLOW;
     return DSV4_OK;
 }
 
@@ -111,20 +111,27 @@ static void sinkhorn_normalize_cols(float *c, size_t n, float eps, float *colsum
         for (size_t k = 0; k < n; k++) c[j * n + k] = c[j * n + k] / colsum[k];
 }
 
-/* (S3) `rounds` rounds of (row step, column step) in place on c [n, n]. */
-static void sinkhorn_rounds_matrix(float *c, size_t n, int rounds, float eps, float *colsum) {
-    for (int t = 0; t < rounds; t++) {
-        sinkhorn_normalize_rows(c, n, eps);
-        sinkhorn_normalize_cols(c, n, eps, colsum);
+/* (S1), (S2): the row softmax and the first column step, L -> c [n, n]. */
+static void sinkhorn_init_matrix(const float *L, const dsv4_sinkhorn_cfg *cfg, float *c,
+                                 float *colsum) {
+    sinkhorn_softmax_rows(L, cfg->n, cfg->eps, c);
+    sinkhorn_normalize_cols(c, cfg->n, cfg->eps, colsum);
+}
+
+/* (S3) the iters - 1 further rounds of (row step, column step), in place on
+ * c [n, n]. */
+static void sinkhorn_iterate_matrix(float *c, const dsv4_sinkhorn_cfg *cfg, float *colsum) {
+    for (int t = 1; t < cfg->iters; t++) {
+        sinkhorn_normalize_rows(c, cfg->n, cfg->eps);
+        sinkhorn_normalize_cols(c, cfg->n, cfg->eps, colsum);
     }
 }
 
-/* The whole procedure: S1, one column step (S2), then iters - 1 rounds (S3). */
-static void sinkhorn_matrix(const float *L, size_t n, int iters, float eps, float *c,
+/* The whole procedure: S1, S2, then S3. */
+static void sinkhorn_matrix(const float *L, const dsv4_sinkhorn_cfg *cfg, float *c,
                             float *colsum) {
-    sinkhorn_softmax_rows(L, n, eps, c);
-    sinkhorn_normalize_cols(c, n, eps, colsum);
-    sinkhorn_rounds_matrix(c, n, iters - 1, eps, colsum);
+    sinkhorn_init_matrix(L, cfg, c, colsum);
+    sinkhorn_iterate_matrix(c, cfg, colsum);
 }
 
 /* ---- (H5) weighted sum -------------------------------------------------------- */
@@ -162,9 +169,9 @@ dsv4_status dsv4_ref_hc_mixes(const dsv4_mhc_cfg *cfg, size_t T, size_t rows, co
     return DSV4_OK;
 }
 
-dsv4_status dsv4_ref_hc_split(const dsv4_mhc_cfg *cfg, size_t T, const float *mixes,
-                              const float *scale, const float *base, float *pre, float *post,
-                              float *logits) {
+dsv4_status dsv4_hc_split(const dsv4_mhc_cfg *cfg, size_t T, const float *mixes,
+                          const float *scale, const float *base, float *pre, float *post,
+                          float *logits) {
     size_t K, hc;
     dsv4_status st = mhc_check(cfg, T, &K);
     if (st != DSV4_OK || T == 0) return st;
@@ -177,8 +184,8 @@ dsv4_status dsv4_ref_hc_split(const dsv4_mhc_cfg *cfg, size_t T, const float *mi
     return DSV4_OK;
 }
 
-dsv4_status dsv4_ref_hc_head_weights(const dsv4_mhc_cfg *cfg, size_t T, const float *mixes,
-                                     const float *scale, const float *base, float *w) {
+dsv4_status dsv4_hc_head_weights(const dsv4_mhc_cfg *cfg, size_t T, const float *mixes,
+                                 const float *scale, const float *base, float *w) {
     size_t K, hc;
     dsv4_status st = mhc_check(cfg, T, &K);
     if (st != DSV4_OK || T == 0) return st;
@@ -200,32 +207,45 @@ dsv4_status dsv4_ref_hc_weighted_sum(const dsv4_mhc_cfg *cfg, size_t T, const fl
     return DSV4_OK;
 }
 
-/* Sinkhorn on T matrices; out may equal logits (each matrix is finished
- * before the next is read, through a scratch copy of one matrix). */
-dsv4_status dsv4_ref_sinkhorn(size_t n, int iters, float eps, size_t T, const float *logits,
-                              float *out) {
-    dsv4_status st = dsv4_sinkhorn_check(n, iters, 1, eps, T);
+/* Sinkhorn (whole, or its first stage) on T matrices; out may equal logits
+ * (each matrix is finished in scratch before it is stored). */
+static dsv4_status sinkhorn_each(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
+                                 float *out, int whole) {
+    dsv4_status st = dsv4_sinkhorn_check(cfg, T);
     if (st != DSV4_OK || T == 0) return st;
     if (!logits || !out) return DSV4_E_NULL;
-    float *scratch = malloc(sizeof(float) * (n * n + n)); /* one matrix + column sums */
+    size_t n = cfg->n, nn = n * n;
+    float *scratch = malloc(sizeof(float) * (nn + n)); /* one matrix + column sums */
     if (!scratch) return DSV4_E_NOMEM;
     for (size_t t = 0; t < T; t++) {
-        sinkhorn_matrix(&logits[t * n * n], n, iters, eps, scratch, scratch + n * n);
-        memcpy(&out[t * n * n], scratch, sizeof(float) * n * n);
+        sinkhorn_init_matrix(&logits[t * nn], cfg, scratch, scratch + nn);
+        if (whole) sinkhorn_iterate_matrix(scratch, cfg, scratch + nn);
+        memcpy(&out[t * nn], scratch, sizeof(float) * nn);
     }
     free(scratch);
     return DSV4_OK;
 }
 
-dsv4_status dsv4_ref_sinkhorn_rounds(size_t n, int rounds, float eps, size_t T, const float *c,
-                                     float *out) {
-    dsv4_status st = dsv4_sinkhorn_check(n, rounds, 0, eps, T);
+dsv4_status dsv4_ref_sinkhorn(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
+                              float *out) {
+    return sinkhorn_each(cfg, T, logits, out, 1);
+}
+
+dsv4_status dsv4_ref_sinkhorn_init(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
+                                   float *out) {
+    return sinkhorn_each(cfg, T, logits, out, 0);
+}
+
+dsv4_status dsv4_ref_sinkhorn_iterate(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *c,
+                                      float *out) {
+    dsv4_status st = dsv4_sinkhorn_check(cfg, T);
     if (st != DSV4_OK || T == 0) return st;
     if (!c || !out) return DSV4_E_NULL;
+    size_t n = cfg->n, nn = n * n;
     float *colsum = malloc(sizeof(float) * n);
     if (!colsum) return DSV4_E_NOMEM;
-    if (out != c) memmove(out, c, sizeof(float) * n * n * T);
-    for (size_t t = 0; t < T; t++) sinkhorn_rounds_matrix(&out[t * n * n], n, rounds, eps, colsum);
+    if (out != c) memmove(out, c, sizeof(float) * nn * T);
+    for (size_t t = 0; t < T; t++) sinkhorn_iterate_matrix(&out[t * nn], cfg, colsum);
     free(colsum);
     return DSV4_OK;
 }
@@ -239,6 +259,7 @@ dsv4_status dsv4_ref_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, c
     if (st != DSV4_OK || T == 0) return st;
     if (!x || !fn || !scale || !base || !y || !post || !comb) return DSV4_E_NULL;
     size_t hc = cfg->hc, rows = (2 + hc) * hc;
+    const dsv4_sinkhorn_cfg sk = {hc, cfg->sinkhorn_iters, cfg->hc_eps};
     /* per-token scratch: mixes [rows], pre [hc], logits [hc*hc], column sums [hc] */
     float *scratch = malloc(sizeof(float) * (rows + hc + hc * hc + hc));
     if (!scratch) return DSV4_E_NOMEM;
@@ -248,8 +269,7 @@ dsv4_status dsv4_ref_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, c
         float r = hc_rms_token(xt, K, cfg->norm_eps);                          /* H1 */
         hc_mixes_token(xt, fn, rows, K, r, mixes);                             /* H2 */
         hc_split_token(mixes, scale, base, hc, cfg->hc_eps, pre, &post[t * hc], logits); /* H3 */
-        sinkhorn_matrix(logits, hc, cfg->sinkhorn_iters, cfg->hc_eps, &comb[t * hc * hc],
-                        colsum);                                               /* H4 */
+        sinkhorn_matrix(logits, &sk, &comb[t * hc * hc], colsum);              /* H4 */
         hc_weighted_sum_token(xt, pre, hc, cfg->d, &y[t * cfg->d]);            /* H5 */
         if (stages) {
             if (stages->r) stages->r[t] = r;

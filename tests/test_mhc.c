@@ -54,6 +54,9 @@ static void g1_build(g1 *g) {
 
 static const dsv4_mhc_cfg CFG = {HC, D, 20, 1e-6f, 1e-6f};
 
+/* A Sinkhorn configuration in an argument list. */
+#define SK(n, iters, eps) (&(dsv4_sinkhorn_cfg){(n), (iters), (eps)})
+
 typedef struct outs {
     float y[T][D], post[T][HC], comb[T][HC][HC], r[T], mixes[T][M], pre[T][HC], logits[T][HC][HC];
 } outs;
@@ -133,14 +136,19 @@ Test(g1, hc_pre_tokens_1_and_2) {
 Test(g1, sinkhorn_first_round) {
     run_pre(&CFG);
     float c[HC][HC];
-    cr_assert_eq(dsv4_ref_sinkhorn(HC, 1, 1e-6f, 1, &O.logits[0][0][0], &c[0][0]), DSV4_OK);
+    cr_assert_eq(dsv4_ref_sinkhorn(SK(HC, 1, 1e-6f), 1, &O.logits[0][0][0], &c[0][0]), DSV4_OK);
     /* after the softmax and one column step the -200 logits are eps exactly (T3) */
     const double row3[4] = {1.01873431824e-06, 1.21060885278e-06, 9.08446349151e-07,
                             0.916088486576};
     for (int k = 0; k < 4; k++) near("row 3 after S1+S2", c[3][k], row3[k], 0, 2e-6);
+    /* the init stage is that first round, whatever iters is */
+    float first[HC][HC];
+    cr_assert_eq(dsv4_ref_sinkhorn_init(SK(HC, 20, 1e-6f), 1, &O.logits[0][0][0], &first[0][0]),
+                 DSV4_OK);
+    cr_assert_eq(memcmp(first, c, sizeof c), 0);
     /* the rest, fed with the first round, reproduces the 20-round result */
     float rest[HC][HC];
-    cr_assert_eq(dsv4_ref_sinkhorn_rounds(HC, 19, 1e-6f, 1, &c[0][0], &rest[0][0]), DSV4_OK);
+    cr_assert_eq(dsv4_ref_sinkhorn_iterate(SK(HC, 20, 1e-6f), 1, &c[0][0], &rest[0][0]), DSV4_OK);
     cr_assert_eq(memcmp(rest, O.comb[0], sizeof rest), 0);
 }
 
@@ -171,8 +179,8 @@ Test(g1, hc_head) {
 Test(traps, iteration_count_matters) {
     run_pre(&CFG);
     float c19[HC][HC], c21[HC][HC];
-    cr_assert_eq(dsv4_ref_sinkhorn(HC, 19, 1e-6f, 1, &O.logits[0][0][0], &c19[0][0]), DSV4_OK);
-    cr_assert_eq(dsv4_ref_sinkhorn(HC, 21, 1e-6f, 1, &O.logits[0][0][0], &c21[0][0]), DSV4_OK);
+    cr_assert_eq(dsv4_ref_sinkhorn(SK(HC, 19, 1e-6f), 1, &O.logits[0][0][0], &c19[0][0]), DSV4_OK);
+    cr_assert_eq(dsv4_ref_sinkhorn(SK(HC, 21, 1e-6f), 1, &O.logits[0][0][0], &c21[0][0]), DSV4_OK);
     double d19 = 0, d21 = 0;
     for (int j = 0; j < HC; j++)
         for (int k = 0; k < HC; k++) {
@@ -197,7 +205,7 @@ Test(properties, positive_and_column_stochastic) {
     static float L[N][HC][HC], c[N][HC][HC];
     for (int t = 0; t < N; t++)
         for (int q = 0; q < HC * HC; q++) (&L[t][0][0])[q] = uniform(-1.0f, 1.0f) * (t % 5 + 1);
-    cr_assert_eq(dsv4_ref_sinkhorn(HC, 20, 1e-6f, N, &L[0][0][0], &c[0][0][0]), DSV4_OK);
+    cr_assert_eq(dsv4_ref_sinkhorn(SK(HC, 20, 1e-6f), N, &L[0][0][0], &c[0][0][0]), DSV4_OK);
     for (int t = 0; t < N; t++)
         for (int k = 0; k < HC; k++) {
             double s = 0;
@@ -212,9 +220,9 @@ Test(properties, positive_and_column_stochastic) {
 Test(properties, large_logits_and_in_place) {
     float L[HC][HC], c[HC][HC];
     for (int q = 0; q < HC * HC; q++) (&L[0][0])[q] = (q % 3 ? 200.0f : -200.0f) + (float)q;
-    cr_assert_eq(dsv4_ref_sinkhorn(HC, 20, 1e-6f, 1, &L[0][0], &c[0][0]), DSV4_OK);
+    cr_assert_eq(dsv4_ref_sinkhorn(SK(HC, 20, 1e-6f), 1, &L[0][0], &c[0][0]), DSV4_OK);
     for (int q = 0; q < HC * HC; q++) cr_assert(isfinite((&c[0][0])[q]) && (&c[0][0])[q] > 0);
-    cr_assert_eq(dsv4_ref_sinkhorn(HC, 20, 1e-6f, 1, &L[0][0], &L[0][0]), DSV4_OK);
+    cr_assert_eq(dsv4_ref_sinkhorn(SK(HC, 20, 1e-6f), 1, &L[0][0], &L[0][0]), DSV4_OK);
     cr_assert_eq(memcmp(L, c, sizeof c), 0, "out may equal logits");
 }
 
@@ -283,11 +291,19 @@ Test(args, errors) {
     cfg = CFG;
     cfg.d = SIZE_MAX / 2;
     cr_assert_eq(dsv4_ref_hc_rms(&cfg, 1, buf, buf), DSV4_E_OVERFLOW);
-    cr_assert_eq(dsv4_ref_sinkhorn(0, 20, 1e-6f, 1, buf, buf), DSV4_E_ARG);
-    cr_assert_eq(dsv4_ref_sinkhorn(4, 0, 1e-6f, 1, buf, buf), DSV4_E_ARG);
-    cr_assert_eq(dsv4_ref_sinkhorn(4, 20, -1.0f, 1, buf, buf), DSV4_E_ARG);
-    cr_assert_eq(dsv4_ref_sinkhorn(SIZE_MAX, 20, 1e-6f, 2, buf, buf), DSV4_E_OVERFLOW);
-    cr_assert_eq(dsv4_ref_sinkhorn_rounds(4, -1, 1e-6f, 1, buf, buf), DSV4_E_ARG);
+    cr_assert_eq(dsv4_ref_sinkhorn(SK(0, 20, 1e-6f), 1, buf, buf), DSV4_E_ARG);
+    cr_assert_eq(dsv4_ref_sinkhorn(SK(4, 0, 1e-6f), 1, buf, buf), DSV4_E_ARG);
+    cr_assert_eq(dsv4_ref_sinkhorn(SK(4, 20, -1.0f), 1, buf, buf), DSV4_E_ARG);
+    cr_assert_eq(dsv4_ref_sinkhorn(SK(SIZE_MAX, 20, 1e-6f), 2, buf, buf), DSV4_E_OVERFLOW);
+    cr_assert_eq(dsv4_ref_sinkhorn_iterate(SK(4, 0, 1e-6f), 1, buf, buf), DSV4_E_ARG);
+    cr_assert_eq(dsv4_ref_sinkhorn_init(SK(4, 0, 1e-6f), 1, buf, buf), DSV4_E_ARG);
+    cr_assert_eq(dsv4_ref_sinkhorn_init(SK(4, 20, NAN), 1, buf, buf), DSV4_E_ARG);
+    cr_assert_eq(dsv4_ref_sinkhorn_iterate(SK(SIZE_MAX, 20, 1e-6f), 2, buf, buf), DSV4_E_OVERFLOW);
+    cr_assert_eq(dsv4_ref_sinkhorn(NULL, 1, buf, buf), DSV4_E_NULL);
+    cr_assert_eq(dsv4_ref_sinkhorn_init(NULL, 1, buf, buf), DSV4_E_NULL);
+    cr_assert_eq(dsv4_ref_sinkhorn_iterate(NULL, 1, buf, buf), DSV4_E_NULL);
+    cr_assert_eq(dsv4_ref_sinkhorn_iterate(SK(4, 20, 1e-6f), 1, NULL, buf), DSV4_E_NULL);
+    cr_assert_eq(dsv4_ref_sinkhorn_iterate(SK(4, 20, 1e-6f), 0, NULL, NULL), DSV4_OK);
     cr_assert_eq(dsv4_ref_hc_mixes(&CFG, 1, 0, buf, buf, buf, buf), DSV4_E_ARG);
 }
 
@@ -298,7 +314,7 @@ Test(traps, eps_in_row_divisor) {
     float c[HC][HC], out[HC][HC];
     for (int j = 0; j < HC; j++)
         for (int k = 0; k < HC; k++) c[j][k] = j == 0 ? 1e-6f : 1.0f;
-    cr_assert_eq(dsv4_ref_sinkhorn_rounds(HC, 1, 1e-6f, 1, &c[0][0], &out[0][0]), DSV4_OK);
+    cr_assert_eq(dsv4_ref_sinkhorn_iterate(SK(HC, 2, 1e-6f), 1, &c[0][0], &out[0][0]), DSV4_OK);
     double eps = 1e-6f, row0 = 1e-6f / (4 * (double)1e-6f + eps), other = 1.0 / (4.0 + eps);
     double col = row0 + 3 * other + eps;
     near("row 0 after one round", out[0][0], row0 / col, 0, 1e-6);
@@ -403,8 +419,8 @@ static void pro_compare(const pro_case *c, const char *isa) {
         }
     /* bit-exact: ref's split, Sinkhorn and weighted sum on opt's mixes */
     static float p2[Tp * H], q2[Tp * H], l2[Tp * H * H], c2[Tp * H * H], y2[Tp * Dp];
-    cr_assert_eq(dsv4_ref_hc_split(&cfg, Tp, mixes[1], scale, base, p2, q2, l2), DSV4_OK);
-    cr_assert_eq(dsv4_ref_sinkhorn(4, 20, 1e-6f, Tp, logits[1], c2), DSV4_OK);
+    cr_assert_eq(dsv4_hc_split(&cfg, Tp, mixes[1], scale, base, p2, q2, l2), DSV4_OK);
+    cr_assert_eq(dsv4_ref_sinkhorn(SK(4, 20, 1e-6f), Tp, logits[1], c2), DSV4_OK);
     cr_assert_eq(dsv4_ref_hc_weighted_sum(&cfg, Tp, x, pre[1], y2), DSV4_OK);
     cr_assert_eq(memcmp(p2, pre[1], sizeof p2), 0, "%s: opt's split (pre) is ref's", isa);
     cr_assert_eq(memcmp(q2, post[1], sizeof q2), 0, "%s: opt's split (post) is ref's", isa);

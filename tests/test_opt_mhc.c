@@ -1,6 +1,6 @@
 /* test_opt_mhc.c - opt's mHC against ref (spec/mhc.md §7), on every ISA the
  * machine supports and on 1, 2 and 3 threads:
- *  - bit-exact: Sinkhorn, sinkhorn_rounds, weighted_sum, hc_post, and inside
+ *  - bit-exact: Sinkhorn and its stages, weighted_sum, hc_post, and inside
  *    hc_pre / hc_head every stage after the mixes (split, Sinkhorn, weighted
  *    sum and head weights recomputed by ref from opt's own mixes must give
  *    opt's bits), and the vector expf against dsv4_expf;
@@ -43,6 +43,9 @@ static void same_bits(const char *what, const float *got, const float *want, siz
         cr_assert_eq(bits(got[i]), bits(want[i]), "%s [%zu] (%s): opt %a (0x%08x), ref %a (0x%08x)",
                      what, i, where, (double)got[i], bits(got[i]), (double)want[i], bits(want[i]));
 }
+
+/* A Sinkhorn configuration in an argument list. */
+#define SK(n, iters, eps) (&(dsv4_sinkhorn_cfg){(n), (iters), (eps)})
 
 static float *fbuf(size_t n) {
     float *p = malloc((n ? n : 1) * sizeof(float));
@@ -138,16 +141,16 @@ static void run_all(const mcase *c, int opt, mout *o) {
     if (opt) {
         cr_assert_eq(dsv4_opt_hc_pre(cfg, T, c->x, c->fn, c->scale, c->base, o->y, o->post, o->comb, &ps), DSV4_OK);
         cr_assert_eq(dsv4_opt_hc_head(cfg, T, c->x, c->hfn, &hscale, c->hbase, o->hy, &hs), DSV4_OK);
-        cr_assert_eq(dsv4_opt_sinkhorn(hc, it, 1e-6f, T, c->L, o->sk), DSV4_OK);
+        cr_assert_eq(dsv4_opt_sinkhorn(SK(hc, it, 1e-6f), T, c->L, o->sk), DSV4_OK);
         memcpy(o->skr, o->sk, T * hc * hc * sizeof(float));
-        cr_assert_eq(dsv4_opt_sinkhorn_rounds(hc, it, 1e-6f, T, o->skr, o->skr), DSV4_OK); /* in place */
+        cr_assert_eq(dsv4_opt_sinkhorn_iterate(SK(hc, it + 1, 1e-6f), T, o->skr, o->skr), DSV4_OK); /* in place */
         cr_assert_eq(dsv4_opt_hc_weighted_sum(cfg, T, c->x, c->w, o->ws), DSV4_OK);
         cr_assert_eq(dsv4_opt_hc_post(cfg, T, c->f, c->x, c->postw, c->comb_in, o->po), DSV4_OK);
     } else {
         cr_assert_eq(dsv4_ref_hc_pre(cfg, T, c->x, c->fn, c->scale, c->base, o->y, o->post, o->comb, &ps), DSV4_OK);
         cr_assert_eq(dsv4_ref_hc_head(cfg, T, c->x, c->hfn, &hscale, c->hbase, o->hy, &hs), DSV4_OK);
-        cr_assert_eq(dsv4_ref_sinkhorn(hc, it, 1e-6f, T, c->L, o->sk), DSV4_OK);
-        cr_assert_eq(dsv4_ref_sinkhorn_rounds(hc, it, 1e-6f, T, o->sk, o->skr), DSV4_OK);
+        cr_assert_eq(dsv4_ref_sinkhorn(SK(hc, it, 1e-6f), T, c->L, o->sk), DSV4_OK);
+        cr_assert_eq(dsv4_ref_sinkhorn_iterate(SK(hc, it + 1, 1e-6f), T, o->sk, o->skr), DSV4_OK);
         cr_assert_eq(dsv4_ref_hc_weighted_sum(cfg, T, c->x, c->w, o->ws), DSV4_OK);
         cr_assert_eq(dsv4_ref_hc_post(cfg, T, c->f, c->x, c->postw, c->comb_in, o->po), DSV4_OK);
     }
@@ -235,8 +238,8 @@ static void compare(const mcase *c, const mout *o, const mout *r, const char *wh
      * weights fed with opt's mixes give opt's bits */
     float *pre = fbuf(T * hc), *post = fbuf(T * hc), *logits = fbuf(T * hc * hc);
     float *comb = fbuf(T * hc * hc), *y = fbuf(T * d), *w = fbuf(T * hc);
-    cr_assert_eq(dsv4_ref_hc_split(&c->cfg, T, o->mixes, c->scale, c->base, pre, post, logits), DSV4_OK);
-    cr_assert_eq(dsv4_ref_sinkhorn(hc, c->cfg.sinkhorn_iters, c->cfg.hc_eps, T, o->logits, comb), DSV4_OK);
+    cr_assert_eq(dsv4_hc_split(&c->cfg, T, o->mixes, c->scale, c->base, pre, post, logits), DSV4_OK);
+    cr_assert_eq(dsv4_ref_sinkhorn(SK(hc, c->cfg.sinkhorn_iters, c->cfg.hc_eps), T, o->logits, comb), DSV4_OK);
     cr_assert_eq(dsv4_ref_hc_weighted_sum(&c->cfg, T, c->x, o->pre, y), DSV4_OK);
     same_bits("split pre", o->pre, pre, T * hc, where);
     same_bits("split post", o->post, post, T * hc, where);
@@ -244,7 +247,7 @@ static void compare(const mcase *c, const mout *o, const mout *r, const char *wh
     same_bits("hc_pre comb", o->comb, comb, T * hc * hc, where);
     same_bits("hc_pre y", o->y, y, T * d, where);
     float hscale = c->scale[0];
-    cr_assert_eq(dsv4_ref_hc_head_weights(&c->cfg, T, o->hmixes, &hscale, c->hbase, w), DSV4_OK);
+    cr_assert_eq(dsv4_hc_head_weights(&c->cfg, T, o->hmixes, &hscale, c->hbase, w), DSV4_OK);
     cr_assert_eq(dsv4_ref_hc_weighted_sum(&c->cfg, T, c->x, o->hw, y), DSV4_OK);
     same_bits("head weights", o->hw, w, T * hc, where);
     same_bits("hc_head y", o->hy, y, T * d, where);
@@ -514,7 +517,7 @@ Test(sinkhorn, many_tokens_general_n) {
                 uint32_t r = rng32() % 40;
                 L[i] = r == 0 ? -200.0f : r == 1 ? 200.0f : r == 2 ? f32(0x00000003u) : uniform(-50.0f, 50.0f);
             }
-            cr_assert_eq(dsv4_ref_sinkhorn(n, 20, 1e-6f, T, L, want), DSV4_OK);
+            cr_assert_eq(dsv4_ref_sinkhorn(SK(n, 20, 1e-6f), T, L, want), DSV4_OK);
             for (int k = 0; k < ni; k++)
                 for (int th = 1; th <= 3; th += 2) {
                     char where[64];
@@ -522,16 +525,60 @@ Test(sinkhorn, many_tokens_general_n) {
                     dsv4_isa_set(isas[k]);
                     dsv4_threads_set(th);
                     for (size_t g = 0; g < 8; g++) got[T * nn + g] = 12345.0f;
-                    cr_assert_eq(dsv4_opt_sinkhorn(n, 20, 1e-6f, T, L, got), DSV4_OK);
+                    cr_assert_eq(dsv4_opt_sinkhorn(SK(n, 20, 1e-6f), T, L, got), DSV4_OK);
                     same_bits("sinkhorn", got, want, T * nn, where);
                     for (size_t g = 0; g < 8; g++) cr_assert_eq(got[T * nn + g], 12345.0f, "wrote past the end");
                     /* in place */
                     memcpy(got, L, T * nn * sizeof(float));
-                    cr_assert_eq(dsv4_opt_sinkhorn(n, 20, 1e-6f, T, got, got), DSV4_OK);
+                    cr_assert_eq(dsv4_opt_sinkhorn(SK(n, 20, 1e-6f), T, got, got), DSV4_OK);
                     same_bits("sinkhorn in place", got, want, T * nn, where);
                 }
             free(L); free(want); free(got);
         }
+}
+
+/* Sinkhorn in its two stages gives the bits of the whole, ref and opt, for
+ * any iteration count (1: iterate does nothing) and in place. */
+Test(sinkhorn, init_then_iterate_is_sinkhorn) {
+    static const size_t ns[] = {1, 3, 4, 5};
+    static const int iters[] = {1, 2, 20};
+    enum { T = 37 };
+    dsv4_isa isas[DSV4_ISA_COUNT];
+    int ni = isa_list(isas);
+    for (size_t a = 0; a < 4; a++)
+        for (size_t b = 0; b < 3; b++) {
+            size_t n = ns[a], nn = n * n;
+            const dsv4_sinkhorn_cfg cfg = {n, iters[b], 1e-6f};
+            float *L = fbuf(T * nn), *whole = fbuf(T * nn), *c = fbuf(T * nn), *out = fbuf(T * nn);
+            for (size_t i = 0; i < T * nn; i++)
+                L[i] = rng32() % 13 == 0 ? -200.0f : uniform(-30.0f, 30.0f);
+            for (int k = -1; k < ni; k++) { /* -1: ref */
+                char where[64];
+                snprintf(where, sizeof where, "%s n=%zu iters=%d", k < 0 ? "ref" : dsv4_isa_name(isas[k]),
+                         n, iters[b]);
+                if (k >= 0) dsv4_isa_set(isas[k]);
+                dsv4_status (*whole_fn)(const dsv4_sinkhorn_cfg *, size_t, const float *, float *) =
+                    k < 0 ? dsv4_ref_sinkhorn : dsv4_opt_sinkhorn;
+                dsv4_status (*init_fn)(const dsv4_sinkhorn_cfg *, size_t, const float *, float *) =
+                    k < 0 ? dsv4_ref_sinkhorn_init : dsv4_opt_sinkhorn_init;
+                dsv4_status (*iterate_fn)(const dsv4_sinkhorn_cfg *, size_t, const float *, float *) =
+                    k < 0 ? dsv4_ref_sinkhorn_iterate : dsv4_opt_sinkhorn_iterate;
+                cr_assert_eq(whole_fn(&cfg, T, L, whole), DSV4_OK);
+                cr_assert_eq(init_fn(&cfg, T, L, c), DSV4_OK);
+                cr_assert_eq(iterate_fn(&cfg, T, c, out), DSV4_OK);
+                same_bits("iterate(init)", out, whole, T * nn, where);
+                /* init = the whole procedure with one iteration */
+                cr_assert_eq(whole_fn(SK(n, 1, 1e-6f), T, L, out), DSV4_OK);
+                same_bits("init", c, out, T * nn, where);
+                /* both stages in place */
+                memcpy(out, L, T * nn * sizeof(float));
+                cr_assert_eq(init_fn(&cfg, T, out, out), DSV4_OK);
+                cr_assert_eq(iterate_fn(&cfg, T, out, out), DSV4_OK);
+                same_bits("iterate(init) in place", out, whole, T * nn, where);
+            }
+            free(L); free(whole); free(c); free(out);
+        }
+    dsv4_isa_set(dsv4_isa_best());
 }
 
 /* ---- expf vector kernels ------------------------------------------------------------- */
@@ -624,8 +671,11 @@ static void statuses(const argset *a, int opt, dsv4_status *st) {
     const dsv4_mhc_cfg *c = a->cp;
     size_t T = a->T;
     dsv4_hc_pre_stages ps = {0};
-    /* Sinkhorn's n: hc, but never a valid huge matrix the buffers cannot hold */
+    /* Sinkhorn's n: hc, but never a valid huge matrix the buffers cannot hold;
+     * no configuration when hc_pre gets none */
     size_t n = a->cfg.hc > 4 && a->cfg.hc < ((size_t)1 << 32) ? 2 : a->cfg.hc;
+    const dsv4_sinkhorn_cfg skc = {n, a->cfg.sinkhorn_iters, a->cfg.hc_eps};
+    const dsv4_sinkhorn_cfg *sk = a->cp ? &skc : NULL;
     if (opt) {
         st[0] = dsv4_opt_hc_pre(c, T, P(a, 0, in), P(a, 1, in), P(a, 2, in), P(a, 3, in), Q(a, 4, out1), Q(a, 5, out2), Q(a, 6, out3), &ps);
         st[1] = dsv4_opt_hc_head(c, T, P(a, 0, in), P(a, 1, in), P(a, 2, in), P(a, 3, in), Q(a, 4, out1), NULL);
@@ -633,8 +683,9 @@ static void statuses(const argset *a, int opt, dsv4_status *st) {
         st[3] = dsv4_opt_hc_rms(c, T, P(a, 0, in), Q(a, 1, out1));
         st[4] = dsv4_opt_hc_mixes(c, T, a->rows, P(a, 0, in), P(a, 1, in), P(a, 2, in), Q(a, 3, out1));
         st[5] = dsv4_opt_hc_weighted_sum(c, T, P(a, 0, in), P(a, 1, in), Q(a, 2, out1));
-        st[6] = dsv4_opt_sinkhorn(n, a->cfg.sinkhorn_iters, a->cfg.hc_eps, T, P(a, 0, in), Q(a, 1, out1));
-        st[7] = dsv4_opt_sinkhorn_rounds(n, a->cfg.sinkhorn_iters - 1, a->cfg.hc_eps, T, P(a, 0, in), Q(a, 1, out1));
+        st[6] = dsv4_opt_sinkhorn(sk, T, P(a, 0, in), Q(a, 1, out1));
+        st[7] = dsv4_opt_sinkhorn_init(sk, T, P(a, 0, in), Q(a, 1, out1));
+        st[8] = dsv4_opt_sinkhorn_iterate(sk, T, P(a, 0, in), Q(a, 1, out1));
     } else {
         st[0] = dsv4_ref_hc_pre(c, T, P(a, 0, in), P(a, 1, in), P(a, 2, in), P(a, 3, in), Q(a, 4, out1), Q(a, 5, out2), Q(a, 6, out3), &ps);
         st[1] = dsv4_ref_hc_head(c, T, P(a, 0, in), P(a, 1, in), P(a, 2, in), P(a, 3, in), Q(a, 4, out1), NULL);
@@ -642,8 +693,9 @@ static void statuses(const argset *a, int opt, dsv4_status *st) {
         st[3] = dsv4_ref_hc_rms(c, T, P(a, 0, in), Q(a, 1, out1));
         st[4] = dsv4_ref_hc_mixes(c, T, a->rows, P(a, 0, in), P(a, 1, in), P(a, 2, in), Q(a, 3, out1));
         st[5] = dsv4_ref_hc_weighted_sum(c, T, P(a, 0, in), P(a, 1, in), Q(a, 2, out1));
-        st[6] = dsv4_ref_sinkhorn(n, a->cfg.sinkhorn_iters, a->cfg.hc_eps, T, P(a, 0, in), Q(a, 1, out1));
-        st[7] = dsv4_ref_sinkhorn_rounds(n, a->cfg.sinkhorn_iters - 1, a->cfg.hc_eps, T, P(a, 0, in), Q(a, 1, out1));
+        st[6] = dsv4_ref_sinkhorn(sk, T, P(a, 0, in), Q(a, 1, out1));
+        st[7] = dsv4_ref_sinkhorn_init(sk, T, P(a, 0, in), Q(a, 1, out1));
+        st[8] = dsv4_ref_sinkhorn_iterate(sk, T, P(a, 0, in), Q(a, 1, out1));
     }
 }
 
@@ -669,12 +721,12 @@ Test(arguments, same_status_as_ref) {
                     a.cp = ci < sizeof cfgs / sizeof cfgs[0] ? &a.cfg : NULL;
                     /* keep every accepted call inside the static buffers */
                     if (Ts[ti] > 2 && ci == 0 && nm == 0) continue;
-                    dsv4_status want[8], got[8];
+                    dsv4_status want[9], got[9];
                     statuses(&a, 0, want);
                     for (int k = 0; k < ni; k++) {
                         dsv4_isa_set(isas[k]);
                         statuses(&a, 1, got);
-                        for (int e = 0; e < 8; e++)
+                        for (int e = 0; e < 9; e++)
                             cr_assert_eq(got[e], want[e], "entry %d cfg %zu T %zu rows %zu nulls 0x%x %s: opt %d ref %d",
                                          e, ci, Ts[ti], rows[ri], nm, dsv4_isa_name(isas[k]), got[e], want[e]);
                     }

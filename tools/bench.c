@@ -333,8 +333,10 @@ static dsv4_status mhc_call(const mhc_row *r, dsv4_impl impl, mhc_bufs *b) {
     case MHC_MIXES: /* r [T] read from the post buffer ([T, 4]) */
         return (ref ? dsv4_ref_hc_mixes : dsv4_opt_hc_mixes)(&cfg, r->T, 24, b->x, b->fn, b->post,
                                                              b->out);
-    case MHC_SINKHORN:
-        return (ref ? dsv4_ref_sinkhorn : dsv4_opt_sinkhorn)(4, 20, 1e-6f, r->T, b->logits, b->out);
+    case MHC_SINKHORN: {
+        const dsv4_sinkhorn_cfg sk = DSV4_SINKHORN_V4;
+        return (ref ? dsv4_ref_sinkhorn : dsv4_opt_sinkhorn)(&sk, r->T, b->logits, b->out);
+    }
     default:
         return (ref ? dsv4_ref_hc_post : dsv4_opt_hc_post)(&cfg, r->T, b->f, b->x, b->post, b->comb,
                                                            b->out);

@@ -5,7 +5,7 @@
  *
  * split and the hc_head weights have no opt_ entry: spec/mhc.md makes opt's
  * split bit-exact with ref (same operations, same expf), so both
- * implementations run dsv4_ref_hc_split / dsv4_ref_hc_head_weights. */
+ * implementations run dsv4_hc_split / dsv4_hc_head_weights. */
 #include "registry.h"
 
 #include "internal.h"
@@ -23,19 +23,21 @@ typedef struct mhc_impl {
                          const float *fn, const float *r, float *mixes);
     dsv4_status (*weighted_sum)(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *w,
                                 float *y);
-    dsv4_status (*sinkhorn)(size_t n, int iters, float eps, size_t T, const float *logits,
+    dsv4_status (*sinkhorn)(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
                             float *out);
-    dsv4_status (*sinkhorn_rounds)(size_t n, int rounds, float eps, size_t T, const float *c,
-                                   float *out);
+    dsv4_status (*sinkhorn_init)(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
+                                 float *out);
+    dsv4_status (*sinkhorn_iterate)(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *c,
+                                    float *out);
     dsv4_status (*post)(const dsv4_mhc_cfg *cfg, size_t T, const float *f, const float *x,
                         const float *post, const float *comb, float *out);
 } mhc_impl;
 
 static const mhc_impl impls[DSV4_IMPL_COUNT] = {
     {dsv4_ref_hc_rms, dsv4_ref_hc_mixes, dsv4_ref_hc_weighted_sum, dsv4_ref_sinkhorn,
-     dsv4_ref_sinkhorn_rounds, dsv4_ref_hc_post},
+     dsv4_ref_sinkhorn_init, dsv4_ref_sinkhorn_iterate, dsv4_ref_hc_post},
     {dsv4_opt_hc_rms, dsv4_opt_hc_mixes, dsv4_opt_hc_weighted_sum, dsv4_opt_sinkhorn,
-     dsv4_opt_sinkhorn_rounds, dsv4_opt_hc_post},
+     dsv4_opt_sinkhorn_init, dsv4_opt_sinkhorn_iterate, dsv4_opt_hc_post},
 };
 
 /* ---- helpers ---------------------------------------------------------------------- */
@@ -245,7 +247,7 @@ static dsv4_status pre_split(const dsv4_mhc_cfg *c, const dsv4_st *src, dsv4_st 
     if (st == DSV4_OK) st = input(src, "in.base", 1, wb, &base, NULL, err, errlen);
     if (st == DSV4_OK) st = outbuf_alloc(&o, T * hc, T * hc, T * hc * hc, err, errlen);
     if (st != DSV4_OK) return st;
-    st = dsv4_ref_hc_split(c, T, m->data, scale->data, base->data, o.p[0], o.p[1], o.p[2]);
+    st = dsv4_hc_split(c, T, m->data, scale->data, base->data, o.p[0], o.p[1], o.p[2]);
     size_t s2[2] = {T, hc}, s3[3] = {T, hc, hc};
     if (st != DSV4_OK) st = lib_error(st, "split", DSV4_IMPL_REF, err, errlen);
     if (st == DSV4_OK) st = emit(dst, &o, 0, "split.pre", 2, s2, err, errlen);
@@ -264,7 +266,8 @@ static dsv4_status pre_sinkhorn(const dsv4_mhc_cfg *c, dsv4_impl impl, const dsv
     dsv4_status st = input(src, "split.logits", 3, wl, &L, &T, err, errlen);
     if (st == DSV4_OK) st = outbuf_alloc(&o, T * hc * hc, 0, 0, err, errlen);
     if (st != DSV4_OK) return st;
-    st = impls[impl].sinkhorn(hc, c->sinkhorn_iters, c->hc_eps, T, L->data, o.p[0]);
+    const dsv4_sinkhorn_cfg sk = {hc, c->sinkhorn_iters, c->hc_eps};
+    st = impls[impl].sinkhorn(&sk, T, L->data, o.p[0]);
     size_t s3[3] = {T, hc, hc};
     if (st != DSV4_OK) st = lib_error(st, "sinkhorn", impl, err, errlen);
     else st = emit(dst, &o, 0, "sinkhorn.comb", 3, s3, err, errlen);
@@ -330,7 +333,7 @@ static dsv4_status head_weights(const dsv4_mhc_cfg *c, const dsv4_st *src, dsv4_
     if (st == DSV4_OK) st = input(src, "in.base", 1, wb, &base, NULL, err, errlen);
     if (st == DSV4_OK) st = outbuf_alloc(&o, T * hc, 0, 0, err, errlen);
     if (st != DSV4_OK) return st;
-    st = dsv4_ref_hc_head_weights(c, T, m->data, scale->data, base->data, o.p[0]);
+    st = dsv4_hc_head_weights(c, T, m->data, scale->data, base->data, o.p[0]);
     size_t s2[2] = {T, hc};
     if (st != DSV4_OK) st = lib_error(st, "weights", DSV4_IMPL_REF, err, errlen);
     else st = emit(dst, &o, 0, "weights.w", 2, s2, err, errlen);
@@ -460,8 +463,9 @@ static dsv4_status sk_run_stage(const void *params, size_t stage, dsv4_impl impl
     dsv4_status st = input(src, in_name, 3, w, &in, &T, err, errlen);
     if (st == DSV4_OK) st = outbuf_alloc(&o, T * p->n * p->n, 0, 0, err, errlen);
     if (st != DSV4_OK) return st;
-    if (stage == 0) st = impls[impl].sinkhorn(p->n, 1, p->eps, T, in->data, o.p[0]);
-    else st = impls[impl].sinkhorn_rounds(p->n, p->iters - 1, p->eps, T, in->data, o.p[0]);
+    const dsv4_sinkhorn_cfg sk = {p->n, p->iters, p->eps};
+    if (stage == 0) st = impls[impl].sinkhorn_init(&sk, T, in->data, o.p[0]);
+    else st = impls[impl].sinkhorn_iterate(&sk, T, in->data, o.p[0]);
     size_t s3[3] = {T, p->n, p->n};
     if (st != DSV4_OK) st = lib_error(st, stage == 0 ? "init" : "iterate", impl, err, errlen);
     else st = emit(dst, &o, 0, out_name, 3, s3, err, errlen);
