@@ -15,6 +15,8 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+# The version is DSV4_VERSION_STRING of include/dsv4.h, its one place.
+VERSION := $(shell sed -n 's/^\#define DSV4_VERSION_STRING "\(.*\)"$$/\1/p' include/dsv4.h)
 SAN     ?= 0
 ifeq ($(SAN),1)
 BUILD   ?= build-san
@@ -72,7 +74,7 @@ HEADERS  = include/dsv4.h include/dsv4_io.h $(wildcard io/*.h ref/*.h opt/*.h to
 
 .PHONY: all lib run test test-build golden golden-check bench install uninstall clean fuzz check-deps tsan
 
-all: lib $(BUILD)/dsv4
+all: lib $(BUILD)/dsv4 $(BUILD)/dsv4.pc
 
 lib: $(BUILD)/libdsv4.a $(BUILD)/libdsv4.so
 
@@ -115,11 +117,22 @@ $(BUILD)/libdsv4.so: $(LIB_OBJ)
 $(BUILD)/dsv4: $(BUILD)/tools/main.o $(TOOL_OBJ) $(BUILD)/libdsv4.a
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
+# pkg-config file: dsv4.pc.in with the prefix and the version filled in.
+pc_subst = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' dsv4.pc.in
+
+$(BUILD)/dsv4.pc: dsv4.pc.in include/dsv4.h
+	@mkdir -p $(dir $@)
+	$(pc_subst) > $@
+
 # ---- tests (Criterion) -----------------------------------------------------
 # tests/test_mpfr_*.c check against MPFR and link it too.
 $(BUILD)/tests/%: tests/%.c $(TOOL_OBJ) $(BUILD)/libdsv4.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itools -Itests $(BASEFLAGS) $(CFLAGS) -o $@ $< $(TOOL_OBJ) $(BUILD)/libdsv4.a -lcriterion $(if $(findstring test_mpfr_,$@),-lmpfr -lgmp) $(LDLIBS)
+	$(CC) $(CPPFLAGS) -Itools -Itests $(BASEFLAGS) $(CFLAGS) $(TEST_DEFS) -o $@ $< $(TOOL_OBJ) $(BUILD)/libdsv4.a -lcriterion $(if $(findstring test_mpfr_,$@),-lmpfr -lgmp) $(LDLIBS)
+
+# test_api reads the pkg-config file this build made.
+$(BUILD)/tests/test_api: TEST_DEFS = -DDSV4_BUILD_DIR='"$(BUILD)"'
+$(BUILD)/tests/test_api: $(BUILD)/dsv4.pc
 
 # Plain programs (no Criterion) that must also run under ThreadSanitizer.
 $(BUILD)/stress/%: tests/%.c $(BUILD)/libdsv4.a $(HEADERS)
@@ -134,7 +147,7 @@ tsan:
 check-deps:
 	@sh scripts/install-deps.sh
 
-test-build: $(TESTS) $(BUILD)/stress/stress_threads $(BUILD)/dsv4 $(BUILD)/oracle
+test-build: $(TESTS) $(BUILD)/stress/stress_threads $(BUILD)/dsv4 $(BUILD)/oracle lib $(BUILD)/dsv4.pc
 
 test: check-deps
 	@$(MAKE) --no-print-directory test-build
@@ -171,7 +184,7 @@ install: all
 	install -m 755 $(BUILD)/libdsv4.so $(DESTDIR)$(PREFIX)/lib/libdsv4.so.0
 	ln -sf libdsv4.so.0 $(DESTDIR)$(PREFIX)/lib/libdsv4.so
 	install -m 755 $(BUILD)/dsv4 $(DESTDIR)$(PREFIX)/bin/dsv4
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' dsv4.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dsv4.pc
+	$(pc_subst) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dsv4.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/dsv4.h $(DESTDIR)$(PREFIX)/include/dsv4_io.h $(DESTDIR)$(PREFIX)/lib/libdsv4.a \

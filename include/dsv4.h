@@ -43,6 +43,10 @@ extern "C" {
 #define DSV4_VERSION_PATCH 0
 #define DSV4_VERSION_STRING "0.1.0"
 
+/* The version of the library linked: DSV4_VERSION_STRING as the library was
+ * built with it (a program can compare it with the header's). */
+const char *dsv4_version(void);
+
 /* ------------------------------------------------------------------------ */
 /* Status codes                                                              */
 /* ------------------------------------------------------------------------ */
@@ -163,10 +167,14 @@ typedef struct dsv4_quant_cfg {
 } dsv4_quant_cfg;
 
 /* The configurations DeepSeek-V4 uses. */
-#define DSV4_QUANT_FP4_ACT   {DSV4_FMT_E2M1, 1, 32, DSV4_SCALE_RCEIL}
-#define DSV4_QUANT_FP8_ACT   {DSV4_FMT_E4M3, 1, 128, DSV4_SCALE_RCEIL}
-#define DSV4_QUANT_FP8_KV    {DSV4_FMT_E4M3, 1, 64, DSV4_SCALE_RCEIL}
-#define DSV4_QUANT_FP8_WEIGHT {DSV4_FMT_E4M3, 128, 128, DSV4_SCALE_RCEIL}
+#define DSV4_QUANT_FP4_ACT \
+    {.fmt = DSV4_FMT_E2M1, .block_rows = 1, .block_cols = 32, .rule = DSV4_SCALE_RCEIL}
+#define DSV4_QUANT_FP8_ACT \
+    {.fmt = DSV4_FMT_E4M3, .block_rows = 1, .block_cols = 128, .rule = DSV4_SCALE_RCEIL}
+#define DSV4_QUANT_FP8_KV \
+    {.fmt = DSV4_FMT_E4M3, .block_rows = 1, .block_cols = 64, .rule = DSV4_SCALE_RCEIL}
+#define DSV4_QUANT_FP8_WEIGHT \
+    {.fmt = DSV4_FMT_E4M3, .block_rows = 128, .block_cols = 128, .rule = DSV4_SCALE_RCEIL}
 
 /* Check a configuration against a [rows, cols] tensor and give the sizes of
  * its outputs: code bytes (rows*cols/2 for E2M1, rows*cols otherwise) and
@@ -235,8 +243,10 @@ typedef struct dsv4_mhc_cfg {
     float norm_eps;     /* V4: fp32(1e-6) */
 } dsv4_mhc_cfg;
 
-#define DSV4_MHC_V4_FLASH {4, 4096, 20, 1e-6f, 1e-6f}
-#define DSV4_MHC_V4_PRO   {4, 7168, 20, 1e-6f, 1e-6f}
+#define DSV4_MHC_V4_FLASH \
+    {.hc = 4, .d = 4096, .sinkhorn_iters = 20, .hc_eps = 1e-6f, .norm_eps = 1e-6f}
+#define DSV4_MHC_V4_PRO \
+    {.hc = 4, .d = 7168, .sinkhorn_iters = 20, .hc_eps = 1e-6f, .norm_eps = 1e-6f}
 
 /* Optional intermediate outputs (any pointer may be NULL). */
 typedef struct dsv4_hc_pre_stages {
@@ -383,7 +393,8 @@ typedef struct dsv4_ns_cfg {
 
 /* V4's hybrid schedule: 8 x (3.4445, -4.7750, 2.0315) then 2 x (2, -1.5, 0.5). */
 extern const float dsv4_ns_v4_coef[10 * 3];
-#define DSV4_NS_V4 {10, dsv4_ns_v4_coef, 1e-7f, DSV4_NS_EPS_ADD}
+#define DSV4_NS_V4 \
+    {.steps = 10, .coef = dsv4_ns_v4_coef, .eps = 1e-7f, .eps_form = DSV4_NS_EPS_ADD}
 
 /* Newton-Schulz on z [rows, cols] -> out [rows, cols] (out may equal z).
  * steps_out, when not NULL, receives X after every step, in z's orientation:

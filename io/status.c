@@ -1,4 +1,5 @@
-/* status.c - messages for dsv4_status (include/dsv4.h). */
+/* status.c - messages for dsv4_status, and the library's version
+ * (include/dsv4.h). */
 #include "dsv4.h"
 
 const char *dsv4_strerror(dsv4_status s) {
@@ -20,3 +21,5 @@ const char *dsv4_strerror(dsv4_status s) {
     }
     return "unknown status code";
 }
+
+const char *dsv4_version(void) { return DSV4_VERSION_STRING; }
