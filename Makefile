@@ -39,8 +39,9 @@ endif
 
 WARN     = -std=c11 -Wall -Wextra -Wpedantic
 CPPFLAGS = -Iinclude -Iio -Iref -Iopt -D_POSIX_C_SOURCE=200809L
-# The oracle sees the public headers, io/ and itself: never ref/ or opt/.
-ORACLE_CPPFLAGS = -Iinclude -Iio -Igolden/oracle -D_POSIX_C_SOURCE=200809L
+# The oracle sees the public headers, io/, the registry in tools/ and itself:
+# never ref/ or opt/.
+ORACLE_CPPFLAGS = -Iinclude -Iio -Itools -Igolden/oracle -D_POSIX_C_SOURCE=200809L
 # ref: no contraction into FMA, no fast-math: its bits depend only on input bits.
 REF_FLAGS = -ffp-contract=off -fno-fast-math
 BASEFLAGS = $(WARN) $(OPTLEVEL) -fPIC $(SANFLAGS)
@@ -64,6 +65,11 @@ OPT_SRC  = $(call isa_filter,$(sort $(wildcard opt/*.c)))
 TOOL_LIB_SRC = $(call isa_filter,$(filter-out tools/main.c,$(sort $(wildcard tools/*.c))))
 TEST_SRC = $(sort $(wildcard tests/test_*.c))
 ORACLE_SRC = $(sort $(wildcard golden/oracle/*.c))
+# The registry (operators, configs, stages, the golden-file loader), built
+# into the oracle without run functions (DSV4_SCHEMA_ONLY).
+ORACLE_TOOL_SRC = tools/registry.c tools/shape.c tools/compare.c tools/golden.c \
+                  $(sort $(wildcard tools/ops_*.c))
+ORACLE_TOOL_OBJ = $(ORACLE_TOOL_SRC:tools/%.c=$(BUILD)/oracle-tools/%.o)
 
 IO_OBJ   = $(IO_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ  = $(IO_OBJ) $(REF_SRC:%.c=$(BUILD)/%.o) $(OPT_SRC:%.c=$(BUILD)/%.o)
@@ -157,10 +163,14 @@ run: all
 	$(BUILD)/dsv4 verify
 
 # ---- MPFR oracle and golden vectors ------------------------------------------
-# Linked with io/ only: a call into ref/ or opt/ would not link.
-$(BUILD)/oracle: $(ORACLE_SRC) $(IO_OBJ) $(HEADERS)
+$(BUILD)/oracle-tools/%.o: tools/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ORACLE_CPPFLAGS) $(BASEFLAGS) $(CFLAGS) -o $@ $(ORACLE_SRC) $(IO_OBJ) -lmpfr -lgmp $(LDLIBS)
+	$(CC) $(ORACLE_CPPFLAGS) -DDSV4_SCHEMA_ONLY $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+
+# Linked with io/ and the registry only: a call into ref/ or opt/ would not link.
+$(BUILD)/oracle: $(ORACLE_SRC) $(ORACLE_TOOL_OBJ) $(IO_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ORACLE_CPPFLAGS) $(BASEFLAGS) $(CFLAGS) -o $@ $(ORACLE_SRC) $(ORACLE_TOOL_OBJ) $(IO_OBJ) -lmpfr -lgmp $(LDLIBS)
 
 golden: check-deps
 	@$(MAKE) --no-print-directory $(BUILD)/oracle $(BUILD)/dsv4

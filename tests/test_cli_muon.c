@@ -44,6 +44,22 @@ Test(cli_muon, config_rejects_bad_values) {
     dsv4_opcfg_free(&cfg);
 }
 
+/* Stage s of the config's plan on the tensors of src (named as in call 0
+ * of a stream: step0.* for a streaming operator), outputs into dst with the
+ * same names. */
+static dsv4_status run_stage(const dsv4_opcfg *cfg, size_t s, dsv4_impl impl, const dsv4_st *src,
+                             dsv4_st *dst, char *err, size_t errlen) {
+    char prefix[16];
+    dsv4_call_name(cfg->op, 0, "", prefix, sizeof prefix);
+    dsv4_view v = {0};
+    dsv4_binding b = {0};
+    dsv4_view_add(&v, src, prefix);
+    dsv4_status st = dsv4_call_bind(cfg, &v, &b, err, errlen);
+    if (st == DSV4_OK) st = dsv4_op_run_stage(cfg, s, impl, 0, &v, &b, dst, prefix, err, errlen);
+    dsv4_bind_free(&b);
+    return st;
+}
+
 /* Deterministic test data in [-1, 1). */
 static void fill(float *x, size_t n, unsigned seed) {
     unsigned s = seed * 2654435761u + 1u;
@@ -64,10 +80,14 @@ static void ns_stage(const char *json, const float *u, size_t rows, size_t cols,
     cr_assert_eq(dsv4_op_configure(op, json, &cfg, err, sizeof err), DSV4_OK, "%s", err);
     size_t shape[3] = {1, rows, cols};
     dsv4_st src = {0}, dst = {0};
-    cr_assert_eq(dsv4_st_add(&src, "momentum.u", DSV4_DT_F32, 3, shape, u), DSV4_OK);
-    cr_assert_eq(dsv4_op_run_stage(op, &cfg, 1, DSV4_IMPL_REF, &src, &dst, err, sizeof err),
-                 DSV4_OK, "%s", err);
-    memcpy(o, dsv4_st_find(&dst, "ns.o")->data, rows * cols * sizeof *o);
+    /* the call's gradient and state give the shape; the stage reads u only */
+    static const char *const call[] = {"step0.in.g", "step0.state.w", "step0.state.m"};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(dsv4_st_add(&src, call[i], DSV4_DT_F32, 3, shape, u), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&src, "step0.momentum.u", DSV4_DT_F32, 3, shape, u), DSV4_OK);
+    cr_assert_eq(run_stage(&cfg, 1, DSV4_IMPL_REF, &src, &dst, err, sizeof err), DSV4_OK, "%s",
+                 err);
+    memcpy(o, dsv4_st_find(&dst, "step0.ns.o")->data, rows * cols * sizeof *o);
     dsv4_st_free(&src);
     dsv4_st_free(&dst);
     dsv4_opcfg_free(&cfg);
@@ -112,23 +132,19 @@ static void check_u(const char *json, size_t E, size_t rows, size_t cols) {
     fill(w, total, 1);
     fill(m, total, 2);
     fill(g, total, 3);
-    dsv4_st src = {0}, dst = {0};
-    cr_assert_eq(dsv4_st_add(&src, "in.m", DSV4_DT_F32, 3, shape, m), DSV4_OK);
-    cr_assert_eq(dsv4_st_add(&src, "in.g", DSV4_DT_F32, 3, shape, g), DSV4_OK);
+    dsv4_st src = {0};
+    cr_assert_eq(dsv4_st_add(&src, "step0.in.g", DSV4_DT_F32, 3, shape, g), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&src, "step0.state.w", DSV4_DT_F32, 3, shape, w), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&src, "step0.state.m", DSV4_DT_F32, 3, shape, m), DSV4_OK);
     for (int impl = 0; impl < DSV4_IMPL_COUNT; impl++) {
-        cr_assert_eq(dsv4_op_run_stage(op, &cfg, 0, (dsv4_impl)impl, &src, &dst, err, sizeof err),
+        /* stages momentum and ns end to end: the same NS as the step */
+        dsv4_st all = {0};
+        cr_assert_eq(dsv4_op_run_all(&cfg, (dsv4_impl)impl, &src, &all, NULL, NULL, err,
+                                     sizeof err),
                      DSV4_OK, "%s", err);
-        const dsv4_tensor *u = dsv4_st_find(&dst, "momentum.u");
-        cr_assert(u != NULL);
-        /* the same NS as the step: the muon_step config of the registry */
-        dsv4_st ns_out = {0};
-        cr_assert_eq(dsv4_op_run_stage(op, &cfg, 1, (dsv4_impl)impl, &dst, &ns_out, err,
-                                       sizeof err),
-                     DSV4_OK, "%s", err);
-        memcpy(o2, dsv4_st_find(&ns_out, "ns.o")->data, total * sizeof *o2);
-        dsv4_st_free(&ns_out);
-        dsv4_st_free(&dst);
-        memset(&dst, 0, sizeof dst);
+        cr_assert(dsv4_st_find(&all, "step0.momentum.u") != NULL);
+        memcpy(o2, dsv4_st_find(&all, "step0.ns.o")->data, total * sizeof *o2);
+        dsv4_st_free(&all);
         /* the library's own step, same implementation */
         dsv4_muon_cfg mc = {DSV4_NS_V4, 0.02, 0.95, 0.1, 0.18, DSV4_MUON_MOMENTUM_SUM,
                             DSV4_MUON_SCALE_RMS};
@@ -168,13 +184,13 @@ Test(cli_muon, mismatched_shapes_are_reported) {
     float a[5] = {0}, b[4] = {0};
     size_t n5 = 5, n4 = 4;
     dsv4_st src = {0}, dst = {0};
-    cr_assert_eq(dsv4_st_add(&src, "in.p", DSV4_DT_F32, 1, &n5, a), DSV4_OK);
-    cr_assert_eq(dsv4_st_add(&src, "in.m", DSV4_DT_F32, 1, &n5, a), DSV4_OK);
-    cr_assert_eq(dsv4_st_add(&src, "in.v", DSV4_DT_F32, 1, &n4, b), DSV4_OK);
-    cr_assert_eq(dsv4_st_add(&src, "in.g", DSV4_DT_F32, 1, &n5, a), DSV4_OK);
-    cr_expect_neq(dsv4_op_run_stage(op, &cfg, 0, DSV4_IMPL_REF, &src, &dst, err, sizeof err),
-                  DSV4_OK);
-    cr_expect(strstr(err, "in.v") != NULL, "reason: %s", err);
+    cr_assert_eq(dsv4_st_add(&src, "step0.in.g", DSV4_DT_F32, 1, &n5, a), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&src, "step0.state.p", DSV4_DT_F32, 1, &n5, a), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&src, "step0.state.m", DSV4_DT_F32, 1, &n5, a), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&src, "step0.state.v", DSV4_DT_F32, 1, &n4, b), DSV4_OK);
+    cr_expect_neq(run_stage(&cfg, 0, DSV4_IMPL_REF, &src, &dst, err, sizeof err), DSV4_OK);
+    cr_expect(strstr(err, "state.v: dimension 0 is 4, expected n = 5") != NULL, "reason: %s",
+              err);
     dsv4_st_free(&src);
     dsv4_st_free(&dst);
     dsv4_opcfg_free(&cfg);

@@ -1,6 +1,7 @@
-/* test_compare.c - the bf16_boundary and per_output tolerance kinds
- * (tools/compare.c, spec/golden.md §5) and the mHC operators of the
- * registry against the shipped golden files (tools/ops_mhc.c). */
+/* test_compare.c - the tolerance rules (tools/compare.c, spec/golden.md
+ * §5): bf16_boundary, topk with tie groups, parsing and binding; and the
+ * mHC operators of the registry against the shipped golden files
+ * (tools/ops_mhc.c). */
 #include "cli_call.h"
 #include <criterion/criterion.h>
 
@@ -32,18 +33,18 @@ static dsv4_tensor f32_tensor(const char *name, float *v, size_t n) {
 static float bits(uint32_t u) { return dsv4_f32_from_bits(u); }
 
 /* A bf16_boundary rule with abs/rel and a bound reference tensor. */
-static dsv4_tol bf16_tol(const dsv4_tensor *ref, double abs, double rel) {
-    dsv4_tol t;
+static dsv4_tol_rule bf16_tol(const dsv4_tensor *ref, double abs, double rel) {
+    dsv4_tol_rule t;
     memset(&t, 0, sizeof t);
     t.kind = DSV4_TOL_BF16_BOUNDARY;
     t.abs = abs;
     t.rel = rel;
-    snprintf(t.ref, sizeof t.ref, "%s", ref->name);
+    t.ref = ref->name;
     t.ref_t = ref;
     return t;
 }
 
-static dsv4_status parse_tol(const char *text, dsv4_tol *t, char *err, size_t errlen) {
+static dsv4_status parse_tol(const char *text, dsv4_tol_rule *t, char *err, size_t errlen) {
     dsv4_json *j = NULL;
     dsv4_status st = dsv4_json_parse(text, strlen(text), &j, err, errlen);
     if (st == DSV4_OK) st = dsv4_tol_parse(j, t, err, errlen);
@@ -63,9 +64,7 @@ Test(compare, first_mismatch_coordinates) {
     e.shape[0] = g.shape[0] = 3;
     e.shape[1] = g.shape[1] = 2;
     e.shape[2] = g.shape[2] = 4;
-    dsv4_tol exact;
-    memset(&exact, 0, sizeof exact);
-    exact.kind = DSV4_TOL_EXACT;
+    dsv4_tol_rule exact = {.kind = DSV4_TOL_EXACT};
     dsv4_cmp r;
     dsv4_compare(&g, &e, &exact, &r);
     cr_expect_eq(r.mismatches, 2);
@@ -93,12 +92,12 @@ Test(bf16_boundary, one_ulp_across_a_boundary_passes_only_near_it) {
     dsv4_tensor tg = f32_tensor("s.y", got, 1);
     dsv4_cmp r;
     /* the boundary is 8 fp32 ulps (2^-20) away: a tolerance of 2^-19 reaches it */
-    dsv4_tol near = bf16_tol(&te, ldexp(1.0, -19), 0.0);
+    dsv4_tol_rule near = bf16_tol(&te, ldexp(1.0, -19), 0.0);
     dsv4_compare(&tg, &tx, &near, &r);
     cr_expect(dsv4_cmp_passed(&r), "one ulp across a boundary within tol must pass");
     cr_expect_float_eq(r.max_ulps, 1.0, 1e-12);
     /* a tolerance of 2^-21 does not reach it */
-    dsv4_tol far = bf16_tol(&te, ldexp(1.0, -21), 0.0);
+    dsv4_tol_rule far = bf16_tol(&te, ldexp(1.0, -21), 0.0);
     dsv4_compare(&tg, &tx, &far, &r);
     cr_expect_eq(r.mismatches, 1);
     cr_expect_eq(r.first_index, 0);
@@ -106,7 +105,7 @@ Test(bf16_boundary, one_ulp_across_a_boundary_passes_only_near_it) {
     dsv4_compare(&tx, &tx, &far, &r);
     cr_expect(dsv4_cmp_passed(&r));
     /* plain abs_rel with that tolerance would reject one bf16 ulp */
-    dsv4_tol plain = {.kind = DSV4_TOL_ABS_REL, .abs = ldexp(1.0, -19)};
+    dsv4_tol_rule plain = {.kind = DSV4_TOL_ABS_REL, .abs = ldexp(1.0, -19)};
     dsv4_compare(&tg, &tx, &plain, &r);
     cr_expect_eq(r.mismatches, 1);
 }
@@ -116,7 +115,7 @@ Test(bf16_boundary, two_ulps_never_pass_within_a_small_tol) {
     float below[1] = {bits(0x3F7F0000u)};
     dsv4_tensor te = f32_tensor("r", e, 1), tx = f32_tensor("y", exp, 1);
     dsv4_tensor tg = f32_tensor("y", got, 1), tb = f32_tensor("y", below, 1);
-    dsv4_tol t = bf16_tol(&te, ldexp(1.0, -19), 0.0);
+    dsv4_tol_rule t = bf16_tol(&te, ldexp(1.0, -19), 0.0);
     dsv4_cmp r;
     dsv4_compare(&tg, &tx, &t, &r);
     cr_expect_eq(r.mismatches, 1);
@@ -130,7 +129,7 @@ Test(bf16_boundary, got_must_be_a_bf16_value) {
     float e[1] = {bits(BF_ONE)}, exp[1] = {bits(BF_ONE)}, got[1] = {bits(BF_ONE + 1)};
     dsv4_tensor te = f32_tensor("r", e, 1), tx = f32_tensor("y", exp, 1);
     dsv4_tensor tg = f32_tensor("y", got, 1);
-    dsv4_tol t = bf16_tol(&te, 0.5, 0.0); /* a huge tolerance does not excuse fp32 output */
+    dsv4_tol_rule t = bf16_tol(&te, 0.5, 0.0); /* a huge tolerance does not excuse fp32 output */
     dsv4_cmp r;
     dsv4_compare(&tg, &tx, &t, &r);
     cr_expect_eq(r.mismatches, 1);
@@ -143,7 +142,7 @@ Test(bf16_boundary, nan_and_inf) {
     float got[5] = {bits(0xFFC00000u), INFINITY, -INFINITY, INFINITY, 1.0f};
     dsv4_tensor te = f32_tensor("r", e, 5), tx = f32_tensor("y", exp, 5);
     dsv4_tensor tg = f32_tensor("y", got, 5);
-    dsv4_tol t = bf16_tol(&te, 0.0, ldexp(1.0, -10));
+    dsv4_tol_rule t = bf16_tol(&te, 0.0, ldexp(1.0, -10));
     dsv4_cmp r;
     dsv4_compare(&tg, &tx, &t, &r);
     cr_expect(dsv4_cmp_passed(&r), "%zu mismatches, first %zu", r.mismatches, r.first_index);
@@ -173,8 +172,8 @@ Test(bf16_boundary, per_element_tolerance_tensor_and_subnormals) {
     float tol[3] = {bits(0x35000000u) /* 2^-21 */, 0.0f, bits(0x00000001u)};
     dsv4_tensor te = f32_tensor("s.y_f32", e, 3), tx = f32_tensor("s.y", exp, 3);
     dsv4_tensor tg = f32_tensor("s.y", got, 3), tt = f32_tensor("s.y_tol", tol, 3);
-    dsv4_tol t = bf16_tol(&te, 0.0, 0.0);
-    snprintf(t.tol, sizeof t.tol, "s.y_tol");
+    dsv4_tol_rule t = bf16_tol(&te, 0.0, 0.0);
+    t.tol = "s.y_tol";
     t.tol_t = &tt;
     dsv4_cmp r;
     dsv4_compare(&tg, &tx, &t, &r);
@@ -197,28 +196,127 @@ Test(bf16_boundary, per_element_tolerance_tensor_and_subnormals) {
     cr_expect(!r.layout_ok && strstr(r.reason, "size"), "%s", r.reason);
 }
 
-/* ---- parsing, binding, per_output ------------------------------------------------------- */
+/* ---- topk ------------------------------------------------------------------------------ */
+/* Index lists [rows, k] as I32 and scores [rows, n] as F32. */
+static dsv4_tensor i32_tensor(const char *name, int32_t *v, size_t rows, size_t k) {
+    dsv4_tensor t;
+    memset(&t, 0, sizeof t);
+    t.name = (char *)name;
+    t.dtype = DSV4_DT_I32;
+    t.rank = 2;
+    t.shape[0] = rows;
+    t.shape[1] = k;
+    t.nbytes = rows * k * sizeof(int32_t);
+    t.data = v;
+    return t;
+}
+
+static dsv4_tol_rule topk_rule(const dsv4_tensor *scores, dsv4_ties ties) {
+    dsv4_tol_rule r = {.kind = DSV4_TOL_TOPK, .ties = ties};
+    r.scores = scores->name;
+    r.scores_t = scores;
+    return r;
+}
+
+/* Row 0 scores: entries 1, 3 and 4 tie at 0.5 below entry 2 (0.75); row 1
+ * has no tie and only 3 visible entries (-1 padding). */
+static float topk_scores[2 * 6] = {0.25f, 0.5f, 0.75f, 0.5f, 0.5f, 0.125f,
+                                   0.25f, 0.5f, 0.75f, -INFINITY, -INFINITY, -INFINITY};
+
+Test(topk, tie_groups_may_be_ordered_and_chosen_freely_when_unspecified) {
+    int32_t gold[2 * 4] = {2, 1, 3, 4, 2, 1, 0, -1};
+    dsv4_tensor sc = f32_tensor("idx.scores", topk_scores, 12);
+    sc.rank = 2;
+    sc.shape[0] = 2;
+    sc.shape[1] = 6;
+    dsv4_tensor g = i32_tensor("topk.idx", gold, 2, 4);
+    dsv4_tol_rule any = topk_rule(&sc, DSV4_TIES_UNSPECIFIED);
+    dsv4_tol_rule lower = topk_rule(&sc, DSV4_TIES_LOWER_INDEX);
+    dsv4_cmp r;
+    /* the tied 0.5s in another order: passes only when ties are unspecified */
+    int32_t swapped[8] = {2, 4, 1, 3, 2, 1, 0, -1};
+    dsv4_tensor c = i32_tensor("topk.idx", swapped, 2, 4);
+    dsv4_compare(&c, &g, &any, &r);
+    cr_expect(dsv4_cmp_passed(&r), "first %zu", r.first_index);
+    cr_expect_eq(r.tie_rows, 1);
+    dsv4_compare(&c, &g, &lower, &r);
+    cr_expect_eq(r.mismatches, 3);
+    /* the golden file itself passes either way, with no row counted as a tie */
+    dsv4_compare(&g, &g, &any, &r);
+    cr_expect(dsv4_cmp_passed(&r) && r.tie_rows == 0);
+    /* choosing differently among the tied entries at the boundary is fine
+     * too (k = 3 keeps two of the three 0.5s) */
+    int32_t g3[2 * 3] = {2, 1, 3, 2, 1, 0}, c3[2 * 3] = {2, 4, 1, 2, 1, 0};
+    dsv4_tensor G3 = i32_tensor("t", g3, 2, 3), C3 = i32_tensor("t", c3, 2, 3);
+    dsv4_compare(&C3, &G3, &any, &r);
+    cr_expect(dsv4_cmp_passed(&r), "first %zu", r.first_index);
+}
+
+Test(topk, what_ties_do_not_excuse) {
+    int32_t gold[8] = {2, 1, 3, 4, 2, 1, 0, -1};
+    dsv4_tensor sc = f32_tensor("s", topk_scores, 12);
+    sc.rank = 2;
+    sc.shape[0] = 2;
+    sc.shape[1] = 6;
+    dsv4_tensor g = i32_tensor("t", gold, 2, 4);
+    dsv4_tol_rule any = topk_rule(&sc, DSV4_TIES_UNSPECIFIED);
+    dsv4_cmp r;
+    static const struct {
+        int32_t c[8];
+        size_t first;
+        const char *why;
+    } bad[] = {
+        {{1, 2, 3, 4, 2, 1, 0, -1}, 0, "a tied entry ahead of a higher score"},
+        {{2, 1, 1, 4, 2, 1, 0, -1}, 2, "the same entry twice"},
+        {{2, 1, 3, 5, 2, 1, 0, -1}, 3, "a lower score in place of a tie"},
+        {{2, 1, 3, 4, 2, 1, 0, 3}, 7, "an entry where the golden list pads with -1"},
+        {{2, 1, 3, 4, 2, 1, -1, -1}, 6, "padding where an entry is due"},
+        {{2, 1, 3, 6, 2, 1, 0, -1}, 3, "an index past the scores"},
+        {{2, 1, 3, -7, 2, 1, 0, -1}, 3, "a negative index other than -1 in place of an entry"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int32_t c[8];
+        memcpy(c, bad[i].c, sizeof c);
+        dsv4_tensor t = i32_tensor("t", c, 2, 4);
+        dsv4_compare(&t, &g, &any, &r);
+        cr_expect(r.mismatches > 0 && r.first_index == bad[i].first, "%s: %zu mismatches, first %zu",
+                  bad[i].why, r.mismatches, r.first_index);
+    }
+    /* scores whose leading dimensions differ from the indices' are a layout error */
+    sc.shape[0] = 3;
+    sc.shape[1] = 4;
+    dsv4_compare(&g, &g, &any, &r);
+    cr_expect(!r.layout_ok && strstr(r.reason, "topk"), "%s", r.reason);
+}
+
+/* ---- parsing and binding -------------------------------------------------------------------- */
 Test(tolerance, parse_format_json_round_trip) {
     static const char *const texts[] = {
         "{\"kind\":\"bf16_boundary\",\"tol\":\"post.out_tol\",\"ref\":\"post.out_f32\"}",
         "{\"kind\":\"bf16_boundary\",\"abs\":1e-05,\"rel\":0.5,\"ref\":\"a.b_f32\"}",
-        ("{\"kind\":\"per_output\",\"outputs\":{\"split.pre\":{\"kind\":\"abs_rel\",\"abs\":1e-05,"
-         "\"rel\":0},\"split.logits\":{\"kind\":\"exact\"}}}"),
+        "{\"kind\":\"abs_rel\",\"abs\":1e-05,\"rel\":0}",
+        "{\"kind\":\"exact\"}",
+        "{\"kind\":\"topk\",\"scores\":\"score.s\",\"ties\":\"unspecified\"}",
+        "{\"kind\":\"topk\",\"scores\":\"score.s\",\"ties\":\"lower_index\"}",
     };
-    static const char *const shown[] = {"bf16b:post.out_tol", "bf16b:abs=1e-05,rel=0.5",
-                                        "per-output(2)"};
-    for (size_t i = 0; i < 3; i++) {
-        dsv4_tol t, u;
+    static const char *const shown[] = {"bf16b:post.out_tol",    "bf16b:abs=1e-05,rel=0.5",
+                                        "abs=1e-05,rel=0",       "exact",
+                                        "topk:ties-unspecified", "topk:lower_index"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        dsv4_tol_rule t, u;
         char err[160], buf[64];
         cr_assert_eq(parse_tol(texts[i], &t, err, sizeof err), DSV4_OK, "%s", err);
         dsv4_tol_format(&t, buf, sizeof buf);
         cr_expect_str_eq(buf, shown[i]);
         dsv4_sbuf b = {0};
         dsv4_tol_json(&t, &b);
+        cr_expect_str_eq(b.buf, texts[i]);
         cr_assert_eq(parse_tol(b.buf, &u, err, sizeof err), DSV4_OK, "%s: %s", b.buf, err);
         dsv4_tol_format(&u, buf, sizeof buf);
         cr_expect_str_eq(buf, shown[i], "%s", b.buf);
         dsv4_sbuf_free(&b);
+        dsv4_tol_free(&t);
+        dsv4_tol_free(&u);
     }
 }
 
@@ -228,60 +326,45 @@ Test(tolerance, malformed_tolerances_are_rejected) {
         "{\"kind\":\"bf16_boundary\",\"ref\":\"x\"}",               /* neither tol nor abs/rel */
         "{\"kind\":\"bf16_boundary\",\"ref\":\"\",\"tol\":\"t\"}", /* empty name */
         "{\"kind\":\"bf16_boundary\",\"ref\":7,\"tol\":\"t\"}",
-        "{\"kind\":\"per_output\",\"outputs\":{}}",
-        "{\"kind\":\"per_output\",\"outputs\":{\"a\":{\"kind\":\"per_output\",\"outputs\":{}}}}",
-        "{\"kind\":\"per_output\",\"outputs\":{\"a\":{\"kind\":\"abs_rel\",\"abs\":-1,\"rel\":0}}}",
-        ("{\"kind\":\"per_output\",\"outputs\":{\"a\":{\"kind\":\"exact\"},\"b\":{\"kind\":\"exact\"},"
-         "\"c\":{\"kind\":\"exact\"},\"d\":{\"kind\":\"exact\"},\"e\":{\"kind\":\"exact\"}}}"),
+        "{\"kind\":\"abs_rel\",\"abs\":-1,\"rel\":0}",
+        "{\"kind\":\"abs_rel\",\"abs\":1}",
+        "{\"kind\":\"topk\",\"ties\":\"unspecified\"}",            /* no scores */
+        "{\"kind\":\"topk\",\"scores\":\"s\"}",                    /* no ties */
+        "{\"kind\":\"topk\",\"scores\":\"s\",\"ties\":\"any\"}",
+        "{\"kind\":\"per_output\",\"outputs\":{}}",                  /* format v1 only */
         "{\"kind\":\"bf16\"}",
+        "{}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        dsv4_tol t;
+        dsv4_tol_rule t;
         char err[160] = "";
         cr_expect_neq(parse_tol(bad[i], &t, err, sizeof err), DSV4_OK, "accepted %s", bad[i]);
         cr_expect(err[0], "no reason for %s", bad[i]);
     }
 }
 
-Test(tolerance, bind_and_per_output_selection) {
-    float y[2] = {1.0f, 2.0f}, yf[2] = {1.0f, 2.0f}, z[2] = {1.0f, 2.0f};
+Test(tolerance, bind_resolves_names_within_a_call) {
+    float y[2] = {1.0f, 2.0f}, yf[2] = {1.0f, 2.0f};
     dsv4_st gold = {0};
     size_t n = 2;
-    cr_assert_eq(dsv4_st_add(&gold, "s.y", DSV4_DT_F32, 1, &n, y), DSV4_OK);
-    cr_assert_eq(dsv4_st_add(&gold, "s.y_f32", DSV4_DT_F32, 1, &n, yf), DSV4_OK);
-    cr_assert_eq(dsv4_st_add(&gold, "s.z", DSV4_DT_F32, 1, &n, z), DSV4_OK);
-    const char *outs[2] = {"s.y", "s.z"};
-    dsv4_tol t;
+    cr_assert_eq(dsv4_st_add(&gold, "step1.s.y", DSV4_DT_F32, 1, &n, y), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&gold, "step1.s.y_f32", DSV4_DT_F32, 1, &n, yf), DSV4_OK);
+    dsv4_tol_rule t;
     char err[200];
-    cr_assert_eq(parse_tol("{\"kind\":\"per_output\",\"outputs\":{\"s.z\":{\"kind\":\"abs_rel\","
-                           "\"abs\":0.5,\"rel\":0},\"s.y\":{\"kind\":\"bf16_boundary\",\"abs\":0,"
-                           "\"rel\":0,\"ref\":\"s.y_f32\"}}}",
+    cr_assert_eq(parse_tol("{\"kind\":\"bf16_boundary\",\"abs\":0,\"rel\":0,\"ref\":\"s.y_f32\"}",
                            &t, err, sizeof err),
                  DSV4_OK, "%s", err);
-    /* a missing output rule, or a missing reference tensor, fails at bind */
-    cr_expect_neq(dsv4_tol_bind(&t, &gold, outs, 1, err, sizeof err), DSV4_OK);
-    const char *other[2] = {"s.y", "s.w"};
-    cr_expect_neq(dsv4_tol_bind(&t, &gold, other, 2, err, sizeof err), DSV4_OK);
-    cr_expect(strstr(err, "s.w"), "%s", err);
-    cr_assert_eq(dsv4_tol_bind(&t, &gold, outs, 2, err, sizeof err), DSV4_OK, "%s", err);
-    /* s.z gets abs 0.5, s.y the exact bf16 rule */
-    float gz[2] = {1.25f, 2.0f}, gy[2] = {1.0f, 2.015625f};
-    dsv4_tensor tgz = f32_tensor("s.z", gz, 2), tgy = f32_tensor("s.y", gy, 2);
+    /* the name is looked up within the call's prefix */
+    cr_expect_neq(dsv4_tol_bind(&t, &gold, "", err, sizeof err), DSV4_OK);
+    cr_expect(strstr(err, "s.y_f32"), "%s", err);
+    cr_assert_eq(dsv4_tol_bind(&t, &gold, "step1.", err, sizeof err), DSV4_OK, "%s", err);
+    float gy[2] = {1.0f, 2.015625f};
+    dsv4_tensor tgy = f32_tensor("step1.s.y", gy, 2);
     dsv4_cmp r;
-    dsv4_compare(&tgz, dsv4_st_find(&gold, "s.z"), &t, &r);
-    cr_expect(dsv4_cmp_passed(&r));
-    dsv4_compare(&tgy, dsv4_st_find(&gold, "s.y"), &t, &r);
+    dsv4_compare(&tgy, dsv4_st_find(&gold, "step1.s.y"), &t, &r);
     cr_expect_eq(r.mismatches, 1);
     cr_expect_eq(r.first_index, 1);
-    dsv4_tensor unnamed = f32_tensor("s.q", gz, 2);
-    dsv4_compare(&tgz, &unnamed, &t, &r);
-    cr_expect(!r.layout_ok && strstr(r.reason, "s.q"), "%s", r.reason);
-    dsv4_tol bad;
-    cr_assert_eq(parse_tol("{\"kind\":\"bf16_boundary\",\"abs\":0,\"rel\":0,\"ref\":\"s.nope\"}",
-                           &bad, err, sizeof err),
-                 DSV4_OK);
-    cr_expect_neq(dsv4_tol_bind(&bad, &gold, outs, 1, err, sizeof err), DSV4_OK);
-    cr_expect(strstr(err, "s.nope"), "%s", err);
+    dsv4_tol_free(&t);
     dsv4_st_free(&gold);
 }
 
@@ -432,23 +515,30 @@ Test(mhc_ops, stage_rejects_mismatched_shapes) {
     float x[3 * 4 * 8] = {0};
     size_t sx[3] = {3, 4, 8}, sr[1] = {3};
     dsv4_st src = {0}, dst = {0};
+    dsv4_binding b = {0};
+    dsv4_view v = {0};
+    dsv4_view_add(&v, &src, "");
+    /* in.x with d = 8 where the config says 16 */
     cr_assert_eq(dsv4_st_add(&src, "in.x", DSV4_DT_F32, 3, sx, x), DSV4_OK);
-    cr_expect_eq(dsv4_op_run_stage(op, &cfg, 0, DSV4_IMPL_REF, &src, &dst, err, sizeof err),
-                 DSV4_E_DTYPE);
-    cr_expect(strstr(err, "in.x"), "%s", err);
+    cr_expect_eq(dsv4_call_bind(&cfg, &v, &b, err, sizeof err), DSV4_E_DTYPE);
+    cr_expect(strstr(err, "in.x") && strstr(err, "expected d = 16"), "%s", err);
+    dsv4_bind_free(&b);
     dsv4_st_free(&src);
-    size_t sx2[3] = {2, 4, 16};
-    float x2[2 * 64] = {0};
-    float fn[24 * 64] = {0};
-    size_t sfn[2] = {24, 64};
+    size_t sx2[3] = {2, 4, 16}, sfn[2] = {24, 64}, s3[1] = {3}, s24[1] = {24};
+    float x2[2 * 64] = {0}, fn[24 * 64] = {0}, sc[3] = {0}, base[24] = {0};
     cr_assert_eq(dsv4_st_add(&src, "in.x", DSV4_DT_F32, 3, sx2, x2), DSV4_OK);
     cr_assert_eq(dsv4_st_add(&src, "in.fn", DSV4_DT_F32, 2, sfn, fn), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&src, "in.scale", DSV4_DT_F32, 1, s3, sc), DSV4_OK);
+    cr_assert_eq(dsv4_st_add(&src, "in.base", DSV4_DT_F32, 1, s24, base), DSV4_OK);
+    cr_assert_eq(dsv4_call_bind(&cfg, &v, &b, err, sizeof err), DSV4_OK, "%s", err);
     /* r for 3 tokens, x has 2 */
     float r3[3] = {1.0f, 1.0f, 1.0f};
     cr_assert_eq(dsv4_st_add(&src, "rms.r", DSV4_DT_F32, 1, sr, r3), DSV4_OK);
-    cr_expect_eq(dsv4_op_run_stage(op, &cfg, 1, DSV4_IMPL_OPT, &src, &dst, err, sizeof err),
+    cr_expect_eq(dsv4_op_run_stage(&cfg, 1, DSV4_IMPL_OPT, 0, &v, &b, &dst, "", err, sizeof err),
                  DSV4_E_DTYPE);
-    cr_expect(strstr(err, "tokens"), "%s", err);
+    cr_expect(strstr(err, "rms.r") && strstr(err, "expected T = 2"), "%s", err);
+    cr_expect_eq(dst.n_tensors, 0);
+    dsv4_bind_free(&b);
     dsv4_st_free(&src);
     dsv4_st_free(&dst);
     dsv4_opcfg_free(&cfg);

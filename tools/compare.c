@@ -1,29 +1,43 @@
-/* compare.c - tensor comparison under a stage tolerance (compare.h). */
+/* compare.c - tensor comparison under an output's tolerance rule (compare.h). */
 #include "compare.h"
 
-#include "internal.h"
-
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* A tensor name member of a tolerance object into buf (NUL-terminated). */
-static dsv4_status tol_name(const dsv4_json *j, const char *key, int required, char *buf,
-                            char *err, size_t errlen) {
+/* fp32 bits -> value (compare.c is built into the oracle too, which sees
+ * no ref/ header). */
+static float f32_from_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static char *dup_string(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+/* A tensor-name member of a rule, copied into *out (NULL when absent and
+ * not required). */
+static dsv4_status rule_name(const dsv4_json *j, const char *kind, const char *key, int required,
+                             char **out, char *err, size_t errlen) {
     const dsv4_json *v = dsv4_json_get(j, key);
-    buf[0] = '\0';
     if (!v && !required) return DSV4_OK;
-    if (!v || v->type != DSV4_JSON_STRING || v->len == 0 || v->len >= DSV4_TOL_NAME_MAX) {
-        snprintf(err, errlen, "bf16_boundary tolerance needs \"%s\": a tensor name of 1 to %d bytes",
-                 key, DSV4_TOL_NAME_MAX - 1);
+    if (!v || v->type != DSV4_JSON_STRING || v->len == 0) {
+        snprintf(err, errlen, "%s tolerance needs \"%s\": a tensor name", kind, key);
         return DSV4_E_FORMAT;
     }
-    memcpy(buf, v->string, v->len + 1);
-    return DSV4_OK;
+    *out = dup_string(v->string);
+    return *out ? DSV4_OK : DSV4_E_NOMEM;
 }
 
 /* abs and rel members: finite numbers >= 0. */
-static dsv4_status tol_numbers(const dsv4_json *j, dsv4_tol_rule *r, char *err, size_t errlen) {
+static dsv4_status rule_numbers(const dsv4_json *j, dsv4_tol_rule *r, char *err, size_t errlen) {
     const dsv4_json *a = dsv4_json_get(j, "abs"), *b = dsv4_json_get(j, "rel");
     if (!a || !b || a->type != DSV4_JSON_NUMBER || b->type != DSV4_JSON_NUMBER ||
         !(a->number >= 0.0) || !(b->number >= 0.0) || isinf(a->number) || isinf(b->number)) {
@@ -35,9 +49,22 @@ static dsv4_status tol_numbers(const dsv4_json *j, dsv4_tol_rule *r, char *err, 
     return DSV4_OK;
 }
 
-/* One element-wise rule (every kind but per_output). */
-static dsv4_status rule_parse(const dsv4_json *j, dsv4_tol_rule *r, char *err, size_t errlen) {
-    const dsv4_json *kind = dsv4_json_get(j, "kind");
+static const char *const tie_names[] = {"lower_index", "unspecified"};
+
+static dsv4_status rule_ties(const dsv4_json *j, dsv4_tol_rule *r, char *err, size_t errlen) {
+    const dsv4_json *v = dsv4_json_get(j, "ties");
+    for (int i = 0; v && v->type == DSV4_JSON_STRING && i < 2; i++)
+        if (strcmp(v->string, tie_names[i]) == 0) {
+            r->ties = (dsv4_ties)i;
+            return DSV4_OK;
+        }
+    snprintf(err, errlen, "topk tolerance needs \"ties\": \"lower_index\" or \"unspecified\"");
+    return DSV4_E_FORMAT;
+}
+
+dsv4_status dsv4_tol_parse(const dsv4_json *j, dsv4_tol_rule *r, char *err, size_t errlen) {
+    const dsv4_json *kind = j ? dsv4_json_get(j, "kind") : NULL;
+    dsv4_status st = DSV4_OK;
     memset(r, 0, sizeof *r);
     if (!kind || kind->type != DSV4_JSON_STRING) {
         snprintf(err, errlen, "tolerance needs a string \"kind\"");
@@ -45,88 +72,47 @@ static dsv4_status rule_parse(const dsv4_json *j, dsv4_tol_rule *r, char *err, s
     }
     if (strcmp(kind->string, "exact") == 0) {
         r->kind = DSV4_TOL_EXACT;
-        return DSV4_OK;
-    }
-    if (strcmp(kind->string, "abs_rel") == 0) {
+    } else if (strcmp(kind->string, "abs_rel") == 0) {
         r->kind = DSV4_TOL_ABS_REL;
-        return tol_numbers(j, r, err, errlen);
-    }
-    if (strcmp(kind->string, "bf16_boundary") == 0) {
+        st = rule_numbers(j, r, err, errlen);
+    } else if (strcmp(kind->string, "bf16_boundary") == 0) {
         r->kind = DSV4_TOL_BF16_BOUNDARY;
-        dsv4_status st = tol_name(j, "ref", 1, r->ref, err, errlen);
-        if (st == DSV4_OK) st = tol_name(j, "tol", 0, r->tol, err, errlen);
+        st = rule_name(j, "bf16_boundary", "ref", 1, &r->ref, err, errlen);
+        if (st == DSV4_OK) st = rule_name(j, "bf16_boundary", "tol", 0, &r->tol, err, errlen);
         /* either a tolerance tensor or abs/rel numbers */
-        if (st == DSV4_OK && r->tol[0] == '\0') st = tol_numbers(j, r, err, errlen);
-        return st;
-    }
-    snprintf(err, errlen, "unknown tolerance kind \"%s\" (exact, abs_rel, bf16_boundary, per_output)",
-             kind->string);
-    return DSV4_E_FORMAT;
-}
-
-/* The rule part of a dsv4_tol, as a rule. */
-static dsv4_tol_rule top_rule(const dsv4_tol *t) {
-    dsv4_tol_rule r;
-    r.kind = t->kind;
-    r.abs = t->abs;
-    r.rel = t->rel;
-    memcpy(r.ref, t->ref, sizeof r.ref);
-    memcpy(r.tol, t->tol, sizeof r.tol);
-    r.ref_t = t->ref_t;
-    r.tol_t = t->tol_t;
-    return r;
-}
-
-static void set_top_rule(dsv4_tol *t, const dsv4_tol_rule *r) {
-    t->kind = r->kind;
-    t->abs = r->abs;
-    t->rel = r->rel;
-    memcpy(t->ref, r->ref, sizeof t->ref);
-    memcpy(t->tol, r->tol, sizeof t->tol);
-    t->ref_t = r->ref_t;
-    t->tol_t = r->tol_t;
-}
-
-dsv4_status dsv4_tol_parse(const dsv4_json *j, dsv4_tol *t, char *err, size_t errlen) {
-    memset(t, 0, sizeof *t);
-    const dsv4_json *kind = dsv4_json_get(j, "kind");
-    if (!kind || kind->type != DSV4_JSON_STRING || strcmp(kind->string, "per_output") != 0) {
-        dsv4_tol_rule r;
-        dsv4_status st = rule_parse(j, &r, err, errlen);
-        if (st == DSV4_OK) set_top_rule(t, &r);
-        return st;
-    }
-    const dsv4_json *outs = dsv4_json_get(j, "outputs");
-    if (!outs || outs->type != DSV4_JSON_OBJECT || outs->n == 0 || outs->n > DSV4_TOL_MAX_OUTPUTS) {
-        snprintf(err, errlen, "per_output tolerance needs \"outputs\": an object of 1 to %d rules",
-                 DSV4_TOL_MAX_OUTPUTS);
+        if (st == DSV4_OK && !r->tol) st = rule_numbers(j, r, err, errlen);
+    } else if (strcmp(kind->string, "topk") == 0) {
+        r->kind = DSV4_TOL_TOPK;
+        st = rule_name(j, "topk", "scores", 1, &r->scores, err, errlen);
+        if (st == DSV4_OK) st = rule_ties(j, r, err, errlen);
+    } else {
+        snprintf(err, errlen,
+                 "unknown tolerance kind \"%s\" (exact, abs_rel, bf16_boundary, topk)",
+                 kind->string);
         return DSV4_E_FORMAT;
     }
-    t->kind = DSV4_TOL_PER_OUTPUT;
-    for (size_t i = 0; i < outs->n; i++) {
-        const dsv4_json *k = dsv4_json_get(&outs->items[i], "kind");
-        if (strlen(outs->keys[i]) >= DSV4_TOL_NAME_MAX ||
-            (k && k->type == DSV4_JSON_STRING && strcmp(k->string, "per_output") == 0)) {
-            snprintf(err, errlen, "per_output rule \"%.40s\": bad name or nested per_output",
-                     outs->keys[i]);
-            return DSV4_E_FORMAT;
-        }
-        dsv4_status st = rule_parse(&outs->items[i], &t->rule[i], err, errlen);
-        if (st != DSV4_OK) return st;
-        snprintf(t->output[i], sizeof t->output[i], "%s", outs->keys[i]);
-    }
-    t->n_outputs = outs->n;
-    return DSV4_OK;
+    if (st == DSV4_E_NOMEM) snprintf(err, errlen, "%s", dsv4_strerror(st));
+    if (st != DSV4_OK) dsv4_tol_free(r);
+    return st;
 }
 
-/* Resolve one tensor name of a bf16_boundary rule in gold. */
-static dsv4_status bind_tensor(const dsv4_st *gold, const char *name, const dsv4_tensor **out,
-                               char *err, size_t errlen) {
+void dsv4_tol_free(dsv4_tol_rule *r) {
+    free(r->ref);
+    free(r->tol);
+    free(r->scores);
+    r->ref = r->tol = r->scores = NULL;
+}
+
+/* Resolve one tensor name of a rule in gold. */
+static dsv4_status bind_tensor(const dsv4_st *gold, const char *prefix, const char *name,
+                               const dsv4_tensor **out, char *err, size_t errlen) {
+    char full[512];
     *out = NULL;
-    if (name[0] == '\0') return DSV4_OK;
-    const dsv4_tensor *t = dsv4_st_find(gold, name);
+    if (!name) return DSV4_OK;
+    snprintf(full, sizeof full, "%s%s", prefix, name);
+    const dsv4_tensor *t = dsv4_st_find(gold, full);
     if (!t || t->dtype != DSV4_DT_F32) {
-        snprintf(err, errlen, "tolerance names tensor %s, which the file %s", name,
+        snprintf(err, errlen, "tolerance names tensor %s, which the file %s", full,
                  t ? "holds with a dtype other than F32" : "lacks");
         return DSV4_E_NOTFOUND;
     }
@@ -134,64 +120,41 @@ static dsv4_status bind_tensor(const dsv4_st *gold, const char *name, const dsv4
     return DSV4_OK;
 }
 
-static dsv4_status bind_rule(dsv4_tol_rule *r, const dsv4_st *gold, char *err, size_t errlen) {
-    if (r->kind != DSV4_TOL_BF16_BOUNDARY) return DSV4_OK;
-    dsv4_status st = bind_tensor(gold, r->ref, &r->ref_t, err, errlen);
-    if (st == DSV4_OK) st = bind_tensor(gold, r->tol, &r->tol_t, err, errlen);
+dsv4_status dsv4_tol_bind(dsv4_tol_rule *r, const dsv4_st *gold, const char *prefix, char *err,
+                          size_t errlen) {
+    dsv4_status st = bind_tensor(gold, prefix, r->ref, &r->ref_t, err, errlen);
+    if (st == DSV4_OK) st = bind_tensor(gold, prefix, r->tol, &r->tol_t, err, errlen);
+    if (st == DSV4_OK) st = bind_tensor(gold, prefix, r->scores, &r->scores_t, err, errlen);
     return st;
 }
 
-dsv4_status dsv4_tol_bind(dsv4_tol *t, const dsv4_st *gold, const char *const *outputs,
-                          size_t n_outputs, char *err, size_t errlen) {
-    if (t->kind != DSV4_TOL_PER_OUTPUT) {
-        dsv4_tol_rule r = top_rule(t);
-        dsv4_status st = bind_rule(&r, gold, err, errlen);
-        if (st == DSV4_OK) set_top_rule(t, &r);
-        return st;
+void dsv4_tol_format(const dsv4_tol_rule *r, char *buf, size_t len) {
+    switch (r->kind) {
+    case DSV4_TOL_EXACT: snprintf(buf, len, "exact"); break;
+    case DSV4_TOL_ABS_REL: snprintf(buf, len, "abs=%.3g,rel=%.3g", r->abs, r->rel); break;
+    case DSV4_TOL_BF16_BOUNDARY:
+        if (r->tol)
+            snprintf(buf, len, "bf16b:%s", r->tol);
+        else
+            snprintf(buf, len, "bf16b:abs=%.3g,rel=%.3g", r->abs, r->rel);
+        break;
+    case DSV4_TOL_TOPK:
+        snprintf(buf, len, "topk:%s", r->ties == DSV4_TIES_UNSPECIFIED ? "ties-unspecified"
+                                                                       : "lower_index");
+        break;
     }
-    if (t->n_outputs != n_outputs) {
-        snprintf(err, errlen, "per_output tolerance has %zu rules for %zu outputs", t->n_outputs,
-                 n_outputs);
-        return DSV4_E_FORMAT;
-    }
-    for (size_t o = 0; o < n_outputs; o++) {
-        size_t i = 0;
-        while (i < t->n_outputs && strcmp(t->output[i], outputs[o]) != 0) i++;
-        if (i == t->n_outputs) {
-            snprintf(err, errlen, "per_output tolerance has no rule for %s", outputs[o]);
-            return DSV4_E_FORMAT;
-        }
-        dsv4_status st = bind_rule(&t->rule[i], gold, err, errlen);
-        if (st != DSV4_OK) return st;
-    }
-    return DSV4_OK;
 }
 
-static void rule_format(const dsv4_tol_rule *r, char *buf, size_t len) {
-    if (r->kind == DSV4_TOL_EXACT)
-        snprintf(buf, len, "exact");
-    else if (r->kind == DSV4_TOL_ABS_REL)
-        snprintf(buf, len, "abs=%.3g,rel=%.3g", r->abs, r->rel);
-    else if (r->tol[0])
-        snprintf(buf, len, "bf16b:%s", r->tol);
-    else
-        snprintf(buf, len, "bf16b:abs=%.3g,rel=%.3g", r->abs, r->rel);
-}
-
-void dsv4_tol_format(const dsv4_tol *t, char *buf, size_t len) {
-    if (t->kind == DSV4_TOL_PER_OUTPUT) {
-        snprintf(buf, len, "per-output(%zu)", t->n_outputs);
-        return;
-    }
-    dsv4_tol_rule r = top_rule(t);
-    rule_format(&r, buf, len);
-}
-
-static void rule_json(const dsv4_tol_rule *r, dsv4_sbuf *b) {
-    static const char *const kinds[] = {"exact", "abs_rel", "bf16_boundary"};
+void dsv4_tol_json(const dsv4_tol_rule *r, dsv4_sbuf *b) {
+    static const char *const kinds[] = {"exact", "abs_rel", "bf16_boundary", "topk"};
     dsv4_sbuf_puts(b, "{\"kind\":");
-    dsv4_sbuf_json_string(b, kinds[r->kind <= DSV4_TOL_BF16_BOUNDARY ? r->kind : 0]);
-    if (r->kind == DSV4_TOL_BF16_BOUNDARY && r->tol[0]) {
+    dsv4_sbuf_json_string(b, kinds[r->kind <= DSV4_TOL_TOPK ? r->kind : 0]);
+    if (r->kind == DSV4_TOL_TOPK) {
+        dsv4_sbuf_puts(b, ",\"scores\":");
+        dsv4_sbuf_json_string(b, r->scores ? r->scores : "");
+        dsv4_sbuf_puts(b, ",\"ties\":");
+        dsv4_sbuf_json_string(b, tie_names[r->ties == DSV4_TIES_UNSPECIFIED]);
+    } else if (r->kind == DSV4_TOL_BF16_BOUNDARY && r->tol) {
         dsv4_sbuf_puts(b, ",\"tol\":");
         dsv4_sbuf_json_string(b, r->tol);
     } else if (r->kind != DSV4_TOL_EXACT) {
@@ -202,25 +165,9 @@ static void rule_json(const dsv4_tol_rule *r, dsv4_sbuf *b) {
     }
     if (r->kind == DSV4_TOL_BF16_BOUNDARY) {
         dsv4_sbuf_puts(b, ",\"ref\":");
-        dsv4_sbuf_json_string(b, r->ref);
+        dsv4_sbuf_json_string(b, r->ref ? r->ref : "");
     }
     dsv4_sbuf_puts(b, "}");
-}
-
-void dsv4_tol_json(const dsv4_tol *t, dsv4_sbuf *b) {
-    if (t->kind != DSV4_TOL_PER_OUTPUT) {
-        dsv4_tol_rule r = top_rule(t);
-        rule_json(&r, b);
-        return;
-    }
-    dsv4_sbuf_puts(b, "{\"kind\":\"per_output\",\"outputs\":{");
-    for (size_t i = 0; i < t->n_outputs; i++) {
-        if (i) dsv4_sbuf_puts(b, ",");
-        dsv4_sbuf_json_string(b, t->output[i]);
-        dsv4_sbuf_puts(b, ":");
-        rule_json(&t->rule[i], b);
-    }
-    dsv4_sbuf_puts(b, "}}");
 }
 
 void dsv4_shape_format(const dsv4_tensor *t, char *buf, size_t len) {
@@ -252,7 +199,7 @@ static elem load_elem(const dsv4_tensor *t, size_t i) {
         uint32_t u;
         memcpy(&u, p + 4 * i, 4);
         e.bits = u;
-        e.value = dsv4_f32_from_bits(u);
+        e.value = f32_from_bits(u);
         e.is_float = 1;
         break;
     }
@@ -268,7 +215,7 @@ static elem load_elem(const dsv4_tensor *t, size_t i) {
         uint16_t u;
         memcpy(&u, p + 2 * i, 2);
         e.bits = u;
-        e.value = dsv4_f32_from_bits((uint32_t)u << 16);
+        e.value = f32_from_bits((uint32_t)u << 16);
         e.is_float = 1;
         break;
     }
@@ -353,7 +300,7 @@ static int is_bf16_value(const dsv4_tensor *t, elem g) {
 static float f32_at(const dsv4_tensor *t, size_t i) {
     uint32_t u;
     memcpy(&u, (const unsigned char *)t->data + 4 * i, 4);
-    return dsv4_f32_from_bits(u);
+    return f32_from_bits(u);
 }
 
 /* bf16_boundary: got must be bf16(v) for some v within t of the exact
@@ -401,34 +348,32 @@ static int layout_equal(const dsv4_tensor *got, const dsv4_tensor *exp, dsv4_cmp
     return 1;
 }
 
-/* The rule that applies to output exp, checked against exp's size; 0 and a
- * reason in r->reason when there is none. */
-static int pick_rule(const dsv4_tol *tol, const dsv4_tensor *exp, dsv4_tol_rule *rule,
-                     dsv4_cmp *r) {
-    if (tol->kind != DSV4_TOL_PER_OUTPUT) {
-        *rule = top_rule(tol);
-    } else {
-        size_t i = 0;
-        while (i < tol->n_outputs && strcmp(tol->output[i], exp->name ? exp->name : "") != 0) i++;
-        if (i == tol->n_outputs) {
-            snprintf(r->reason, sizeof r->reason, "no per_output tolerance for %s",
-                     exp->name ? exp->name : "(unnamed)");
-            return 0;
-        }
-        *rule = tol->rule[i];
+/* Can rule r judge exp?  The tensors it names must be bound and fit exp;
+ * 0 and a reason in c->reason when not. */
+static int rule_fits(const dsv4_tol_rule *r, const dsv4_tensor *exp, dsv4_cmp *c) {
+    if (r->kind == DSV4_TOL_TOPK) {
+        const dsv4_tensor *s = r->scores_t;
+        int ok = s && exp->dtype == DSV4_DT_I32 && exp->rank >= 1 && s->rank == exp->rank;
+        for (int d = 0; ok && d + 1 < exp->rank; d++) ok = s->shape[d] == exp->shape[d];
+        if (!ok)
+            snprintf(c->reason, sizeof c->reason,
+                     "topk needs I32 indices and a bound scores tensor %s with the same "
+                     "leading dimensions", r->scores ? r->scores : "(unnamed)");
+        return ok;
     }
-    if (rule->kind != DSV4_TOL_BF16_BOUNDARY) return 1;
-    const dsv4_tensor *need[2] = {rule->ref_t, rule->tol_t};
-    const char *names[2] = {rule->ref, rule->tol};
+    if (r->kind != DSV4_TOL_BF16_BOUNDARY) return 1;
+    const dsv4_tensor *need[2] = {r->ref_t, r->tol_t};
+    const char *names[2] = {r->ref, r->tol};
     for (int k = 0; k < 2; k++) {
-        if (k == 1 && names[1][0] == '\0') continue;
+        if (k == 1 && !names[1]) continue;
         if (!need[k]) {
-            snprintf(r->reason, sizeof r->reason, "bf16_boundary tensor %s is not bound", names[k]);
+            snprintf(c->reason, sizeof c->reason, "bf16_boundary tensor %s is not bound",
+                     names[k] ? names[k] : "(unnamed)");
             return 0;
         }
         if (dsv4_tensor_numel(need[k]) != dsv4_tensor_numel(exp) ||
             need[k]->nbytes != 4 * dsv4_tensor_numel(exp)) {
-            snprintf(r->reason, sizeof r->reason, "bf16_boundary tensor %s does not match the "
+            snprintf(c->reason, sizeof c->reason, "bf16_boundary tensor %s does not match the "
                      "output's size", names[k]);
             return 0;
         }
@@ -449,13 +394,75 @@ static void format_coords(const dsv4_tensor *t, size_t i, char *buf, size_t len)
     if (n < len) snprintf(buf + n, len - n, "]");
 }
 
-void dsv4_compare(const dsv4_tensor *got, const dsv4_tensor *exp, const dsv4_tol *tol,
+static void note_mismatch(const dsv4_tensor *exp, size_t i, elem g, elem x, dsv4_cmp *c) {
+    if (c->mismatches++ != 0) return;
+    c->first_index = i;
+    format_coords(exp, i, c->first_at, sizeof c->first_at);
+    format_elem(exp->dtype, g, c->first_got, sizeof c->first_got);
+    format_elem(exp->dtype, x, c->first_exp, sizeof c->first_exp);
+}
+
+static int32_t i32_at(const dsv4_tensor *t, size_t i) {
+    int32_t v;
+    memcpy(&v, (const unsigned char *)t->data + 4 * i, 4);
+    return v;
+}
+
+/* topk with ties unspecified, row by row (compare.h).  max_abs is the
+ * largest difference between the scores of the candidate's entries and of
+ * the golden ones (Inf where an entry is invalid). */
+static void compare_topk_ties(const dsv4_tensor *got, const dsv4_tensor *exp,
+                              const dsv4_tol_rule *r, dsv4_cmp *c) {
+    const dsv4_tensor *sc = r->scores_t;
+    size_t k = exp->shape[exp->rank - 1], n = sc->shape[sc->rank - 1];
+    size_t rows = k ? c->n / k : 0;
+    size_t *seen = calloc(n ? n : 1, sizeof *seen); /* [n] last row (1-based) using an entry */
+    if (!seen) {
+        c->layout_ok = 0;
+        snprintf(c->reason, sizeof c->reason, "out of memory");
+        return;
+    }
+    for (size_t row = 0; row < rows; row++) {
+        size_t bad_before = c->mismatches;
+        int differs = 0;
+        for (size_t p = 0; p < k; p++) {
+            size_t i = row * k + p;
+            int32_t gi = i32_at(got, i), xi = i32_at(exp, i);
+            differs |= gi != xi;
+            int ok;
+            if (xi < 0) {
+                ok = gi == xi;
+            } else {
+                ok = gi >= 0 && (size_t)gi < n && seen[gi] != row + 1;
+                if (ok) {
+                    seen[gi] = row + 1;
+                    double sg = f32_at(sc, row * n + (size_t)gi);
+                    double sx = (size_t)xi < n ? f32_at(sc, row * n + (size_t)xi) : NAN;
+                    ok = sg == sx;
+                    double d = fabs(sg - sx);
+                    if (!(d <= c->max_abs)) c->max_abs = isnan(d) ? INFINITY : d;
+                }
+            }
+            if (!ok) {
+                if (xi >= 0 || gi >= 0) c->max_abs = INFINITY;
+                note_mismatch(exp, i, load_elem(got, i), load_elem(exp, i), c);
+            }
+        }
+        if (differs && c->mismatches == bad_before) c->tie_rows++;
+    }
+    free(seen);
+}
+
+void dsv4_compare(const dsv4_tensor *got, const dsv4_tensor *exp, const dsv4_tol_rule *rule,
                   dsv4_cmp *r) {
-    dsv4_tol_rule rule;
     memset(r, 0, sizeof *r);
-    r->layout_ok = layout_equal(got, exp, r) && pick_rule(tol, exp, &rule, r);
+    r->layout_ok = layout_equal(got, exp, r) && rule_fits(rule, exp, r);
     if (!r->layout_ok) return;
     r->n = dsv4_tensor_numel(exp);
+    if (rule->kind == DSV4_TOL_TOPK && rule->ties == DSV4_TIES_UNSPECIFIED) {
+        compare_topk_ties(got, exp, rule, r);
+        return;
+    }
     for (size_t i = 0; i < r->n; i++) {
         elem g = load_elem(got, i), x = load_elem(exp, i);
         double dist = elem_distance(g, x);
@@ -464,17 +471,11 @@ void dsv4_compare(const dsv4_tensor *got, const dsv4_tensor *exp, const dsv4_tol
             double rel = dist / fabs(x.value);
             if (rel > r->max_rel) r->max_rel = rel;
         }
-        if (rule.kind == DSV4_TOL_BF16_BOUNDARY && x.is_float && isfinite(x.value)) {
+        if (rule->kind == DSV4_TOL_BF16_BOUNDARY && x.is_float && isfinite(x.value)) {
             double ulps = dist / bf16_ulp(x.value);
             if (ulps > r->max_ulps || isnan(ulps)) r->max_ulps = ulps;
         }
-        if (elem_matches(got, g, x, dist, &rule, i)) continue;
-        if (r->mismatches++ == 0) {
-            r->first_index = i;
-            format_coords(exp, i, r->first_at, sizeof r->first_at);
-            format_elem(exp->dtype, g, r->first_got, sizeof r->first_got);
-            format_elem(exp->dtype, x, r->first_exp, sizeof r->first_exp);
-        }
+        if (!elem_matches(got, g, x, dist, rule, i)) note_mismatch(exp, i, g, x, r);
     }
 }
 

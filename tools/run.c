@@ -49,16 +49,18 @@ static dsv4_status compute(const dsv4_op *op, const run_args *a, dsv4_impl impl,
     dsv4_opcfg cfg;
     dsv4_status st = dsv4_op_configure(op, pick_config(a, in), &cfg, why, len);
     if (st != DSV4_OK) return st;
-    st = dsv4_op_run_all(op, &cfg, impl, in, res, why, len);
+    st = dsv4_op_run_all(&cfg, impl, in, res, NULL, NULL, why, len);
     const char *kase = dsv4_st_meta(in, "case");
     char desc[160];
     snprintf(desc, sizeof desc, "computed by dsv4 run --impl %s (isa %s)", dsv4_impl_name(impl),
              dsv4_isa_name(dsv4_isa_active()));
-    if (st == DSV4_OK) st = dsv4_golden_write_meta(res, op, &cfg, kase ? kase : "run", desc);
+    if (st == DSV4_OK)
+        st = dsv4_golden_write_meta(res, &cfg, dsv4_op_calls(op, in), kase ? kase : "run", desc);
     if (st == DSV4_OK) st = dsv4_st_set_meta(res, "impl", dsv4_impl_name(impl));
     /* A golden input makes the output checkable with no --golden. */
     const char *gv = dsv4_st_meta(in, "dsv4_golden"), *gop = dsv4_st_meta(in, "op");
-    if (st == DSV4_OK && gv && strcmp(gv, "1") == 0 && gop && strcmp(gop, op->name) == 0)
+    if (st == DSV4_OK && gv && strcmp(gv, DSV4_GOLDEN_VERSION) == 0 && gop &&
+        strcmp(gop, op->name) == 0)
         st = dsv4_st_set_meta(res, "golden", a->in);
     if (st != DSV4_OK && !*why) snprintf(why, len, "%s", dsv4_strerror(st));
     dsv4_opcfg_free(&cfg);
@@ -83,8 +85,8 @@ int dsv4_cli_run(int argc, char **argv, FILE *out, FILE *err) {
     } else if (dsv4_st_write(a.out, &res) != DSV4_OK) {
         fprintf(err, "dsv4 run: cannot write %s\n", a.out);
     } else {
-        fprintf(out, "dsv4 run: wrote %s (op %s, %zu stages, impl %s, %zu tensors)\n", a.out,
-                op->name, dsv4_op_n_stages(op), dsv4_impl_name(impl), res.n_tensors);
+        fprintf(out, "dsv4 run: wrote %s (op %s, %zu call(s), impl %s, %zu tensors)\n", a.out,
+                op->name, dsv4_op_calls(op, &in), dsv4_impl_name(impl), res.n_tensors);
         rc = DSV4_EXIT_OK;
     }
     dsv4_st_free(&in);

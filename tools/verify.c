@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "golden.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,7 @@ typedef struct tally {
 static void row(FILE *out, tally *t, const char *kase, const char *impl, const char *stage,
                 const char *mode, const char *maxerr, const char *tol, int pass,
                 const char *detail) {
-    char result[440];
+    char result[1100];
     snprintf(result, sizeof result, "%s%s%s", pass ? "PASS" : "FAIL", *detail ? "  " : "", detail);
     fprintf(out, ROW_FMT, kase, impl, stage, mode, maxerr, tol, result);
     if (pass)
@@ -30,84 +31,114 @@ static void row(FILE *out, tally *t, const char *kase, const char *impl, const c
         t->failed++;
 }
 
-/* Compare a stage's outputs (found in `got`) with the golden file; one row. */
+/* "update" for a one-call operator, "update@2" for call 2 of a stream. */
+static void stage_label(const dsv4_golden *g, size_t k, size_t s, char *buf, size_t len) {
+    if (dsv4_op_streaming(g->op))
+        snprintf(buf, len, "%s@%zu", g->cfg.stages[s].name, k);
+    else
+        snprintf(buf, len, "%s", g->cfg.stages[s].name);
+}
+
+/* Compare the outputs of stage s of call k (found in `got` as
+ * `<prefix><output>`) with the golden file; one row. */
 static void compare_stage(FILE *out, tally *t, const dsv4_st *gold, const dsv4_golden *g,
-                          size_t s, dsv4_impl impl, const char *mode, const dsv4_st *got) {
-    const dsv4_stage_decl *sd = &g->op->stages[s];
-    const dsv4_tol *tol = &g->stages[s].tol;
-    char tol_txt[48], err_txt[32], detail[400] = "";
+                          size_t k, size_t s, dsv4_impl impl, const char *mode,
+                          const dsv4_st *got, const char *prefix) {
+    const dsv4_stage_inst *si = &g->cfg.stages[s];
+    char tol_txt[48] = "", err_txt[32], detail[1024] = "", label[80], name[200];
     double max_abs = 0.0;
+    size_t tie_rows = 0;
     int pass = 1;
-    for (const dsv4_tensor_decl *o = sd->outputs; o->name; o++) {
-        const dsv4_tensor *gt = dsv4_st_find(got, o->name), *xt = dsv4_st_find(gold, o->name);
+    for (size_t o = 0; o < si->n_outputs; o++) {
+        const dsv4_tol_rule *rule = dsv4_golden_rule(g, k, s, o);
+        char one[48];
+        dsv4_tol_format(rule, one, sizeof one);
+        if (o == 0) snprintf(tol_txt, sizeof tol_txt, "%s", one);
+        else if (strcmp(one, tol_txt) != 0) snprintf(tol_txt, sizeof tol_txt, "per-output");
+        snprintf(name, sizeof name, "%s%s", prefix, si->outputs[o]);
+        const dsv4_tensor *gt = dsv4_st_find(got, name), *xt = dsv4_st_find(gold, name);
         dsv4_cmp r;
         if (!gt || !xt) {
-            snprintf(detail, sizeof detail, "%s not computed", o->name);
+            snprintf(detail, sizeof detail, "%s not computed", name);
             pass = 0;
             break;
         }
-        dsv4_compare(gt, xt, tol, &r);
-        if (r.max_abs > max_abs) max_abs = r.max_abs;
+        dsv4_compare(gt, xt, rule, &r);
+        if (r.max_abs > max_abs || isnan(r.max_abs)) max_abs = r.max_abs;
+        tie_rows += r.tie_rows;
         if (dsv4_cmp_passed(&r) || !pass) continue;
         pass = 0;
         if (!r.layout_ok)
-            snprintf(detail, sizeof detail, "%s: %s", o->name, r.reason);
+            snprintf(detail, sizeof detail, "%s: %s", name, r.reason);
         else
             snprintf(detail, sizeof detail,
-                     "%s: %zu of %zu differ, first index %zu %s: got %s expected %s", o->name,
+                     "%s: %zu of %zu differ, first index %zu %s: got %s expected %s", name,
                      r.mismatches, r.n, r.first_index, r.first_at, r.first_got, r.first_exp);
     }
-    dsv4_tol_format(tol, tol_txt, sizeof tol_txt);
+    if (pass && tie_rows)
+        snprintf(detail, sizeof detail, "%zu row(s) equal only up to the order of tied scores",
+                 tie_rows);
+    stage_label(g, k, s, label, sizeof label);
     snprintf(err_txt, sizeof err_txt, "%.3g", max_abs);
-    row(out, t, g->case_name, dsv4_impl_name(impl), sd->name, mode, err_txt, tol_txt, pass,
-        detail);
+    row(out, t, g->case_name, dsv4_impl_name(impl), label, mode, err_txt, tol_txt, pass, detail);
 }
 
-/* A stage could not run: FAIL row carrying the reason. */
-static void stage_error(FILE *out, tally *t, const dsv4_golden *g, size_t s, dsv4_impl impl,
-                        const char *mode, const char *why) {
-    char tol_txt[48];
-    dsv4_tol_format(&g->stages[s].tol, tol_txt, sizeof tol_txt);
-    row(out, t, g->case_name, dsv4_impl_name(impl), g->op->stages[s].name, mode, "-", tol_txt, 0,
-        why);
+/* Stage s of call k could not run: FAIL row carrying the reason. */
+static void stage_error(FILE *out, tally *t, const dsv4_golden *g, size_t k, size_t s,
+                        dsv4_impl impl, const char *mode, const char *why) {
+    char tol_txt[48], label[80];
+    dsv4_tol_format(dsv4_golden_rule(g, k, s, 0), tol_txt, sizeof tol_txt);
+    stage_label(g, k, s, label, sizeof label);
+    row(out, t, g->case_name, dsv4_impl_name(impl), label, mode, "-", tol_txt, 0, why);
 }
 
+/* Every stage of every call alone, fed with the golden tensors it reads. */
 static void verify_stages(FILE *out, tally *t, const dsv4_st *gold, const dsv4_golden *g,
                           dsv4_impl impl) {
-    for (size_t s = 0; s < g->n_stages; s++) {
-        dsv4_st got = {0};
-        char err[256];
-        if (dsv4_op_run_stage(g->op, &g->cfg, s, impl, gold, &got, err, sizeof err) == DSV4_OK)
-            compare_stage(out, t, gold, g, s, impl, "stage", &got);
-        else
-            stage_error(out, t, g, s, impl, "stage", err);
-        dsv4_st_free(&got);
+    for (size_t k = 0; k < g->n_calls; k++) {
+        char prefix[32];
+        dsv4_view v = dsv4_golden_view(g, gold, k, prefix, sizeof prefix);
+        for (size_t s = 0; s < g->cfg.n_stages; s++) {
+            dsv4_st got = {0};
+            char err[256];
+            if (dsv4_op_run_stage(&g->cfg, s, impl, k, &v, &g->syms[k], &got, prefix, err,
+                                  sizeof err) == DSV4_OK)
+                compare_stage(out, t, gold, g, k, s, impl, "stage", &got, prefix);
+            else
+                stage_error(out, t, g, k, s, impl, "stage", err);
+            dsv4_st_free(&got);
+        }
     }
 }
 
+/* The end-to-end run compares each stage as soon as it has run. */
+typedef struct e2e_ctx {
+    FILE *out;
+    tally *t;
+    const dsv4_st *gold;
+    const dsv4_golden *g;
+    dsv4_impl impl;
+    size_t done; /* stages compared, over all calls */
+} e2e_ctx;
+
+static void e2e_hook(void *ctx, size_t k, size_t s, const char *prefix, const dsv4_st *got) {
+    e2e_ctx *e = ctx;
+    compare_stage(e->out, e->t, e->gold, e->g, k, s, e->impl, "e2e", got, prefix);
+    e->done++;
+}
+
+/* The whole pipeline from the inputs (and the initial state) alone, each
+ * stage fed with what this implementation computed before it. */
 static void verify_e2e(FILE *out, tally *t, const dsv4_st *gold, const dsv4_golden *g,
                        dsv4_impl impl) {
     dsv4_st work = {0};
     char err[256] = "";
-    int broken = 0; /* an earlier stage failed to run: later ones have no inputs */
-    for (const dsv4_tensor_decl *d = g->op->inputs; d->name && !broken; d++)
-        if (dsv4_st_copy_tensor(&work, dsv4_st_find(gold, d->name)) != DSV4_OK) {
-            snprintf(err, sizeof err, "cannot copy %s", d->name);
-            broken = 1;
-        }
-    for (size_t s = 0; s < g->n_stages; s++) {
-        dsv4_st got = {0};
-        if (!broken &&
-            dsv4_op_run_stage(g->op, &g->cfg, s, impl, &work, &got, err, sizeof err) != DSV4_OK)
-            broken = 1;
-        if (broken) {
-            stage_error(out, t, g, s, impl, "e2e", err);
-        } else {
-            compare_stage(out, t, gold, g, s, impl, "e2e", &got);
-            for (size_t i = 0; i < got.n_tensors; i++) dsv4_st_copy_tensor(&work, &got.tensors[i]);
-        }
-        dsv4_st_free(&got);
-        if (broken) snprintf(err, sizeof err, "not run: an earlier stage failed");
+    e2e_ctx e = {out, t, gold, g, impl, 0};
+    if (dsv4_op_run_all(&g->cfg, impl, gold, &work, e2e_hook, &e, err, sizeof err) != DSV4_OK) {
+        size_t n = g->cfg.n_stages;
+        stage_error(out, t, g, e.done / n, e.done % n, impl, "e2e", err);
+        for (size_t i = e.done + 1; i < g->n_calls * n; i++)
+            stage_error(out, t, g, i / n, i % n, impl, "e2e", "not run: an earlier stage failed");
     }
     dsv4_st_free(&work);
 }
@@ -119,7 +150,7 @@ static void verify_file(FILE *out, tally *t, const char *path) {
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     fprintf(out, "# %s\n", path);
     if (dsv4_st_read(path, &gold, err, sizeof err) != DSV4_OK ||
-        dsv4_golden_load(&gold, 1, &g, err, sizeof err) != DSV4_OK) {
+        dsv4_golden_load(&gold, &g, err, sizeof err) != DSV4_OK) {
         row(out, t, base, "-", "-", "-", "-", "-", 0, err);
         dsv4_st_free(&gold);
         return;

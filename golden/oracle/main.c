@@ -5,7 +5,14 @@
  *   oracle gen OP --config JSON --seed N [--case NAME] [--shape R[xC]] --out FILE
  *                                    one random case for a configuration
  *   oracle selftest                  check the oracle against worked vectors
+ *   oracle config OP [JSON]          the config completed and checked by the
+ *                                    registry, as the oracle uses it
  *   oracle version                   the "oracle" metadata string
+ *
+ * Operators, their config keys (defaults, limits) and their stages come from
+ * the registry the dsv4 program reads (tools/registry.h), compiled into this
+ * program without run functions; `oracle selftest` fails when an operator
+ * of the registry has no oracle here or the other way round.
  *
  * Exit status: 0 success, 1 failure (I/O, self test), 2 usage error. */
 #include "exact.h"
@@ -38,6 +45,7 @@ static int usage(void) {
             "       oracle gen OP --config JSON --seed N [--case NAME] [--shape R[xC]] "
             "--out FILE\n"
             "       oracle selftest\n"
+            "       oracle config OP [JSON]\n"
             "       oracle version\n");
     return 2;
 }
@@ -61,18 +69,17 @@ static int write_case(const og_op *op, size_t c, const char *dir) {
     const char *name = op->case_name(c);
     snprintf(path, sizeof path, "%s/%s.%s.safetensors", dir, op->name, name);
     og_file f;
+    memset(&f, 0, sizeof f);
     int rc = op->build_case(c, &f, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "oracle: %s.%s: %s\n", op->name, name, err);
+        og_free(&f);
         return 1;
     }
-    dsv4_status s = og_write(&f, path);
+    rc = og_write(&f, path) != DSV4_OK;
+    if (rc) fprintf(stderr, "oracle: %s: %s\n", path, f.err);
     og_free(&f);
-    if (s != DSV4_OK) {
-        fprintf(stderr, "oracle: %s: %s\n", path, dsv4_strerror(s));
-        return 1;
-    }
-    return 0;
+    return rc;
 }
 
 static int cmd_all(const char *dir) {
@@ -138,37 +145,70 @@ static int cmd_gen(int argc, char **argv) {
         snprintf(name, sizeof name, "random_seed%llu", seed);
         case_name = name;
     }
-    dsv4_json *cfg = NULL;
-    if (dsv4_json_parse(config, strlen(config), &cfg, err, sizeof err) != DSV4_OK ||
-        cfg->type != DSV4_JSON_OBJECT) {
-        fprintf(stderr, "oracle: --config is not a JSON object: %s\n", err);
-        dsv4_json_free(cfg);
+    dsv4_opcfg cfg;
+    if (dsv4_op_configure(dsv4_op_find(op->name), config, &cfg, err, sizeof err) != DSV4_OK) {
+        fprintf(stderr, "oracle: %s\n", err);
         return 2;
     }
     og_file f;
     memset(&f, 0, sizeof f);
-    int rc = op->gen(cfg, (uint64_t)seed, case_name, shape.rank ? &shape : NULL, &f, err,
+    int rc = op->gen(cfg.json, (uint64_t)seed, case_name, shape.rank ? &shape : NULL, &f, err,
                      sizeof err);
-    dsv4_json_free(cfg);
+    dsv4_opcfg_free(&cfg);
     if (rc != 0) {
         fprintf(stderr, "oracle: %s: %s\n", op->name, err);
         og_free(&f);
         return 2;
     }
-    dsv4_status s = og_write(&f, out);
+    rc = og_write(&f, out) != DSV4_OK;
+    if (rc) fprintf(stderr, "oracle: %s: %s\n", out, f.err);
     og_free(&f);
-    if (s != DSV4_OK) {
-        fprintf(stderr, "oracle: %s: %s\n", out, dsv4_strerror(s));
-        return 1;
+    return rc;
+}
+
+/* `oracle config OP [JSON]`: the registry's completed config, or why not. */
+static int cmd_config(int argc, char **argv) {
+    const dsv4_op *op = argc >= 1 ? dsv4_op_find(argv[0]) : NULL;
+    if (argc < 1 || argc > 2) return usage();
+    if (!op || !find_op(op->name)) {
+        fprintf(stderr, "oracle: unknown operator '%s'\n", argv[0]);
+        return 2;
     }
+    dsv4_opcfg cfg;
+    char err[256];
+    if (dsv4_op_configure(op, argc == 2 ? argv[1] : NULL, &cfg, err, sizeof err) != DSV4_OK) {
+        fprintf(stderr, "oracle: %s\n", err);
+        return 2;
+    }
+    printf("%s\n", cfg.text);
+    dsv4_opcfg_free(&cfg);
     return 0;
 }
 
+/* Every operator of the registry has an oracle here, and no other. */
+static int registry_matches(void) {
+    int fails = 0;
+    for (size_t i = 0; i < dsv4_op_count(); i++)
+        if (!find_op(dsv4_op_at(i)->name)) {
+            fprintf(stderr, "oracle: registry operator %s has no oracle\n", dsv4_op_at(i)->name);
+            fails++;
+        }
+    for (size_t i = 0; i < N_OPS; i++)
+        if (!dsv4_op_find(g_ops[i]->name)) {
+            fprintf(stderr, "oracle: oracle %s is not in the registry\n", g_ops[i]->name);
+            fails++;
+        }
+    return fails;
+}
+
 static int cmd_selftest(void) {
-    int fails = ox_selftest();
-    printf("exact helpers: %s\n", fails ? "FAIL" : "ok");
+    int fails = registry_matches();
+    printf("registry: %s\n", fails ? "FAIL" : "ok");
+    int f = ox_selftest();
+    printf("exact helpers: %s\n", f ? "FAIL" : "ok");
+    fails += f;
     for (size_t i = 0; i < N_OPS; i++) {
-        int f = g_ops[i]->selftest ? g_ops[i]->selftest() : 0;
+        f = g_ops[i]->selftest ? g_ops[i]->selftest() : 0;
         printf("%s: %s\n", g_ops[i]->name, f ? "FAIL" : "ok");
         fails += f;
     }
@@ -188,6 +228,7 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[1], "all") == 0 && argc == 3) rc = cmd_all(argv[2]);
     else if (strcmp(argv[1], "gen") == 0) rc = cmd_gen(argc - 2, argv + 2);
     else if (strcmp(argv[1], "selftest") == 0 && argc == 2) rc = cmd_selftest();
+    else if (strcmp(argv[1], "config") == 0) rc = cmd_config(argc - 2, argv + 2);
     else if (strcmp(argv[1], "version") == 0 && argc == 2) rc = printf("%s\n", ox_oracle_name()) < 0;
     else rc = usage();
     on_fini();

@@ -268,8 +268,7 @@ static void pre_tols(pre_out *o, const gate_run *g, const gate_tols *gt) {
     mpfr_set_ui_2exp(four, 4, -24, MPFR_RNDN);
     tol_abs_rel(tl, sizeof tl, logit, four);
     snprintf(o->tol_split, sizeof o->tol_split,
-             "{\"kind\":\"per_output\",\"outputs\":{\"split.pre\":%s,\"split.post\":%s,"
-             "\"split.logits\":%s}}",
+             "{\"split.pre\":%s,\"split.post\":%s,\"split.logits\":%s}",
              tg, tg, tl);
     tol_abs(o->tol_comb, sizeof o->tol_comb, comb);
     mpfr_clears(s, gate, logit, comb, four, (mpfr_ptr)0);

@@ -97,66 +97,28 @@ static int pre_build_case(size_t i, og_file *f, char *err, size_t errlen) {
 }
 
 /* ---- oracle gen ----------------------------------------------------------------- */
-/* A configuration key that is a positive integer in [1, max]; dflt if absent. */
-static int uint_key(const dsv4_json *cfg, const char *key, size_t dflt, size_t max, size_t *out,
-                    char *err, size_t errlen) {
-    const dsv4_json *j = dsv4_json_get(cfg, key);
-    if (!j) {
-        *out = dflt;
-        return 0;
-    }
-    if (j->type != DSV4_JSON_NUMBER || !j->is_uint || j->u < 1 || j->u > max) {
-        snprintf(err, errlen, "config \"%s\" must be an integer in [1, %zu]", key, max);
-        return -1;
-    }
-    *out = (size_t)j->u;
-    return 0;
+/* The configs reach `oracle gen` completed and checked by the registry
+ * (every key present, within its limits): these only read them. */
+static size_t uint_of(const dsv4_json *cfg, const char *key) {
+    return (size_t)dsv4_json_get(cfg, key)->u;
 }
 
-/* An eps key: a finite number >= 0, meaning the fp32 value nearest to it. */
-static int eps_key(const dsv4_json *cfg, const char *key, uint32_t *bits, char *err,
-                   size_t errlen) {
-    const dsv4_json *j = dsv4_json_get(cfg, key);
-    *bits = OM_EPS_1E6;
-    if (!j) return 0;
+/* An eps key: the fp32 value nearest to the given number. */
+static uint32_t eps_of(const dsv4_json *cfg, const char *key) {
     mpfr_t v;
     mpfr_init(v);
-    mpfr_set_d(v, j->type == DSV4_JSON_NUMBER ? j->number : -1.0, MPFR_RNDN); /* exact */
-    int ok = j->type == DSV4_JSON_NUMBER && mpfr_number_p(v) && mpfr_sgn(v) >= 0;
-    if (ok) *bits = ox_round_f32(v);
+    mpfr_set_d(v, dsv4_json_get(cfg, key)->number, MPFR_RNDN); /* exact */
+    uint32_t bits = ox_round_f32(v);
     mpfr_clear(v);
-    if (!ok || (*bits & 0x7F800000u) == 0x7F800000u) {
-        snprintf(err, errlen, "config \"%s\" must be a finite number >= 0", key);
-        return -1;
-    }
-    return 0;
+    return bits;
 }
 
-/* Every key of cfg must be one of `keys` (a typo must not pass silently). */
-static int known_keys(const dsv4_json *cfg, const char *const *keys, char *err, size_t errlen) {
-    for (size_t i = 0; i < cfg->n; i++) {
-        int found = 0;
-        for (const char *const *k = keys; *k; k++) found |= strcmp(*k, cfg->keys[i]) == 0;
-        if (!found) {
-            snprintf(err, errlen, "unknown config key \"%s\"", cfg->keys[i]);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* hc, d, sinkhorn_iters, hc_eps, norm_eps (defaults 4, 64, 20, 1e-6, 1e-6). */
-static int mhc_config(const dsv4_json *cfg, om_cfg *c, char *err, size_t errlen) {
-    static const char *const keys[] = {"hc", "d", "sinkhorn_iters", "hc_eps", "norm_eps", NULL};
-    size_t iters;
-    if (known_keys(cfg, keys, err, errlen) || uint_key(cfg, "hc", 4, 64, &c->hc, err, errlen) ||
-        uint_key(cfg, "d", 64, 1u << 16, &c->d, err, errlen) ||
-        uint_key(cfg, "sinkhorn_iters", 20, 10000, &iters, err, errlen) ||
-        eps_key(cfg, "hc_eps", &c->hc_eps, err, errlen) ||
-        eps_key(cfg, "norm_eps", &c->norm_eps, err, errlen))
-        return -1;
-    c->iters = (int)iters;
-    return 0;
+static void mhc_config(const dsv4_json *cfg, om_cfg *c) {
+    c->hc = uint_of(cfg, "hc");
+    c->d = uint_of(cfg, "d");
+    c->iters = (int)uint_of(cfg, "sinkhorn_iters");
+    c->hc_eps = eps_of(cfg, "hc_eps");
+    c->norm_eps = eps_of(cfg, "norm_eps");
 }
 
 /* Tokens from --shape T (default 4); tensors stay below 2^24 elements. */
@@ -175,7 +137,7 @@ static int pre_gen(const dsv4_json *config, uint64_t seed, const char *case_name
                    const og_shape *shape, og_file *f, char *err, size_t errlen) {
     om_gate_in in;
     memset(&in, 0, sizeof in);
-    if (mhc_config(config, &in.c, err, errlen) != 0) return -1;
+    mhc_config(config, &in.c);
     size_t M = (2 + in.c.hc) * in.c.hc;
     if (gen_tokens(shape, in.c.hc * in.c.d, M, &in.T, err, errlen) != 0) return -1;
     const uint32_t scale[3] = {F32_ONE, F32_ONE, F32_FOUR};
@@ -238,7 +200,7 @@ static int head_gen(const dsv4_json *config, uint64_t seed, const char *case_nam
                     const og_shape *shape, og_file *f, char *err, size_t errlen) {
     om_gate_in in;
     memset(&in, 0, sizeof in);
-    if (mhc_config(config, &in.c, err, errlen) != 0) return -1;
+    mhc_config(config, &in.c);
     if (gen_tokens(shape, in.c.hc * in.c.d, in.c.hc, &in.T, err, errlen) != 0) return -1;
     const uint32_t scale[1] = {F32_ONE};
     if (om_random_gate(&in, in.c.hc, scale, seed) != 0) {
@@ -300,7 +262,7 @@ static int post_gen(const dsv4_json *config, uint64_t seed, const char *case_nam
                     const og_shape *shape, og_file *f, char *err, size_t errlen) {
     om_post_in in;
     memset(&in, 0, sizeof in);
-    if (mhc_config(config, &in.c, err, errlen) != 0) return -1;
+    mhc_config(config, &in.c);
     if (gen_tokens(shape, in.c.hc * in.c.d, 1, &in.T, err, errlen) != 0) return -1;
     if (om_random_post(&in, seed) != 0) {
         om_post_in_free(&in);
@@ -379,14 +341,8 @@ static int sk_build_case(size_t i, og_file *f, char *err, size_t errlen) {
 
 static int sk_gen(const dsv4_json *config, uint64_t seed, const char *case_name,
                   const og_shape *shape, og_file *f, char *err, size_t errlen) {
-    static const char *const keys[] = {"n", "iters", "eps", NULL};
-    om_sk_in in = {4, 16, 20, OM_EPS_1E6, NULL};
-    size_t iters;
-    if (known_keys(config, keys, err, errlen) || uint_key(config, "n", 4, 64, &in.n, err, errlen) ||
-        uint_key(config, "iters", 20, 10000, &iters, err, errlen) ||
-        eps_key(config, "eps", &in.eps, err, errlen))
-        return -1;
-    in.iters = (int)iters;
+    om_sk_in in = {uint_of(config, "n"), 16, (int)uint_of(config, "iters"),
+                   eps_of(config, "eps"), NULL};
     if (gen_tokens(shape, in.n * in.n, 1, &in.T, err, errlen) != 0) return -1;
     if (om_sk_random(&in, seed) != 0) {
         om_sk_in_free(&in);

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #define TOL_TEXT 200
-#define MAX_STEPS 64 /* as the CLI registry accepts */
 
 static int fail(char *err, size_t errlen, const char *what) {
     snprintf(err, errlen, "%s", what);
@@ -112,14 +111,14 @@ static void adamw_config_text(const ou_adamw_hp *hp, char *buf, size_t len) {
 /* ======================================================================== */
 /* newton_schulz                                                             */
 /* ======================================================================== */
-/* Stage "normalize": in.z -> normalize.x; stage "steps": in.z -> steps.x
- * [S, rows, cols], X after each step in z's orientation, step s computed
+/* Stage "normalize": in.z -> normalize.x; stages "step_1".."step_S":
+ * step_s.x [rows, cols], X after step s in z's orientation, computed
  * exactly from the rounded (stored) X of step s-1 (step 1 from normalize.x).
  *
  * Tolerances: normalize.x relative (0.51 n + 5) u, n = rows*cols: the sum of
  * n squares in any order is within n u (1 + n u) relative, its square root
  * half that, then the sqrt, the eps and the division round once each, and
- * the golden value is half an ulp away.  steps.x: abs = tier * max_s ||X_s||_F
+ * the golden value is half an ulp away.  step_s.x: abs = tier * max_s ||X_s||_F
  * (the element-wise bound implied by spec/muon.md §5's relative Frobenius
  * tolerance: no element of an error of Frobenius norm t ||X||_F exceeds it). */
 typedef struct ns_in {
@@ -192,14 +191,21 @@ static int build_ns(og_file *f, const char *case_name, uint64_t seed, const char
         mpfr_set_ui(ratio, 0, MPFR_RNDN);
         tol_text(ts, sizeof ts, fro, ratio);
         og_begin(f, "newton_schulz", case_name, cfg, seed, text);
-        const size_t shape[3] = {S, in->rows, in->cols};
-        og_add(f, "in.z", DSV4_DT_F32, 2, shape + 1, in->z);
-        og_add(f, "normalize.x", DSV4_DT_F32, 2, shape + 1, x0);
-        og_add(f, "steps.x", DSV4_DT_F32, 3, shape, xs);
-        const char *in_z[] = {"in.z", NULL}, *o_norm[] = {"normalize.x", NULL},
-                   *o_steps[] = {"steps.x", NULL};
+        const size_t shape[2] = {in->rows, in->cols};
+        og_add(f, "in.z", DSV4_DT_F32, 2, shape, in->z);
+        og_add(f, "normalize.x", DSV4_DT_F32, 2, shape, x0);
+        const char *in_z[] = {"in.z", NULL}, *o_norm[] = {"normalize.x", NULL};
         og_stage(f, "normalize", in_z, o_norm, tn);
-        og_stage(f, "steps", o_norm, o_steps, ts); /* steps start from the stored X0 */
+        /* stage step_s reads the stored X of the step before (X0 for s = 1) */
+        char prev[32] = "normalize.x", name[32], out[32];
+        for (size_t s = 1; s <= S; s++) {
+            snprintf(name, sizeof name, "step_%zu", s);
+            snprintf(out, sizeof out, "step_%zu.x", s);
+            og_add(f, out, DSV4_DT_F32, 2, shape, &xs[(s - 1) * n]);
+            const char *ins[] = {prev, NULL}, *outs[] = {out, NULL};
+            og_stage(f, name, ins, outs, ts);
+            snprintf(prev, sizeof prev, "%s", out);
+        }
     }
     mpfr_clears(fro, tier, ratio, (mpfr_ptr)0);
     ou_mat_clear(&z);
@@ -211,9 +217,12 @@ static int build_ns(og_file *f, const char *case_name, uint64_t seed, const char
 /* ======================================================================== */
 /* muon_step                                                                 */
 /* ======================================================================== */
-/* Stages: "momentum" in.m, in.g -> momentum.m, momentum.u (u from the exact
- * new m); "ns" momentum.u -> ns.o (the 10 steps exact from the rounded u,
- * rounded once); "update" in.w, ns.o -> update.w (from the rounded ns.o).
+/* A streaming operator: the weights W and momentum M are the state
+ * (state.w, state.m), the gradient the input of a call (in.g).  Stages:
+ * "momentum" in.g, state.m -> momentum.m, momentum.u (u from the exact new
+ * m); "ns" momentum.u -> ns.o (the 10 steps exact from the rounded u,
+ * rounded once); "update" ns.o, state.w -> update.w (from the rounded ns.o).
+ * The next call starts from update.w and momentum.m as stored.
  * Tolerances: momentum and update per element from the bounds of muon.c
  * (rel 2^-22 and the abs that covers every element); ns.o abs = max over the
  * matrices of tier * ||O'||_F; the update bound adds sigma times that abs,
@@ -255,8 +264,7 @@ static void mu_momentum(const mu_in *in, const ou_muon_k *k, size_t total, mu_ou
     char tm[TOL_TEXT], tu[TOL_TEXT];
     elementwise_tol(tm, sizeof tm, bm, out->m1);
     elementwise_tol(tu, sizeof tu, bu, out->u);
-    snprintf(out->tol_mom, sizeof out->tol_mom,
-             "{\"kind\":\"per_output\",\"outputs\":{\"momentum.m\":%s,\"momentum.u\":%s}}", tm, tu);
+    snprintf(out->tol_mom, sizeof out->tol_mom, "{\"momentum.m\":%s,\"momentum.u\":%s}", tm, tu);
     mpfr_clears(mu, omm, m, g, m1, u, (mpfr_ptr)0);
 }
 
@@ -330,27 +338,40 @@ static int mu_compute(const mu_in *in, mu_out *out) {
     return rc;
 }
 
+/* Call k of a muon_step file: the call's gradient, the state it starts
+ * from (in->w, in->m) and its stages. */
+static void write_muon_call(og_file *f, size_t k, const mu_in *in, const mu_out *o) {
+    const size_t shape[3] = {in->E, in->rows, in->cols};
+    og_call(f, k);
+    og_add(f, "in.g", DSV4_DT_F32, 3, shape, in->g);
+    og_add(f, "state.w", DSV4_DT_F32, 3, shape, in->w);
+    og_add(f, "state.m", DSV4_DT_F32, 3, shape, in->m);
+    og_add(f, "momentum.m", DSV4_DT_F32, 3, shape, o->m1);
+    og_add(f, "momentum.u", DSV4_DT_F32, 3, shape, o->u);
+    og_add(f, "ns.o", DSV4_DT_F32, 3, shape, o->o);
+    og_add(f, "update.w", DSV4_DT_F32, 3, shape, o->w1);
+    const char *i_mom[] = {"in.g", "state.m", NULL}, *o_mom[] = {"momentum.m", "momentum.u", NULL};
+    const char *i_ns[] = {"momentum.u", NULL}, *o_ns[] = {"ns.o", NULL};
+    const char *i_up[] = {"ns.o", "state.w", NULL}, *o_up[] = {"update.w", NULL};
+    og_stage(f, "momentum", i_mom, o_mom, o->tol_mom);
+    og_stage(f, "ns", i_ns, o_ns, o->tol_ns);
+    og_stage(f, "update", i_up, o_up, o->tol_upd);
+}
+
+static void muon_begin(og_file *f, const char *case_name, uint64_t seed, const char *desc,
+                       const mu_in *in) {
+    char cfg[400];
+    muon_config_text(&in->hp, in->ns_eps, cfg, sizeof cfg);
+    og_begin(f, "muon_step", case_name, cfg, seed, desc);
+}
+
+/* A one-call file. */
 static int build_muon(og_file *f, const char *case_name, uint64_t seed, const char *desc,
                       const mu_in *in, char *err, size_t errlen) {
     mu_out o;
     if (mu_compute(in, &o) != 0) return fail(err, errlen, "out of memory");
-    char cfg[400];
-    muon_config_text(&in->hp, in->ns_eps, cfg, sizeof cfg);
-    og_begin(f, "muon_step", case_name, cfg, seed, desc);
-    const size_t shape[3] = {in->E, in->rows, in->cols};
-    og_add(f, "in.w", DSV4_DT_F32, 3, shape, in->w);
-    og_add(f, "in.m", DSV4_DT_F32, 3, shape, in->m);
-    og_add(f, "in.g", DSV4_DT_F32, 3, shape, in->g);
-    og_add(f, "momentum.m", DSV4_DT_F32, 3, shape, o.m1);
-    og_add(f, "momentum.u", DSV4_DT_F32, 3, shape, o.u);
-    og_add(f, "ns.o", DSV4_DT_F32, 3, shape, o.o);
-    og_add(f, "update.w", DSV4_DT_F32, 3, shape, o.w1);
-    const char *i_mom[] = {"in.m", "in.g", NULL}, *o_mom[] = {"momentum.m", "momentum.u", NULL};
-    const char *i_ns[] = {"momentum.u", NULL}, *o_ns[] = {"ns.o", NULL};
-    const char *i_up[] = {"in.w", "ns.o", NULL}, *o_up[] = {"update.w", NULL};
-    og_stage(f, "momentum", i_mom, o_mom, o.tol_mom);
-    og_stage(f, "ns", i_ns, o_ns, o.tol_ns);
-    og_stage(f, "update", i_up, o_up, o.tol_upd);
+    muon_begin(f, case_name, seed, desc, in);
+    write_muon_call(f, 0, in, &o);
     mu_out_free(&o);
     return 0;
 }
@@ -358,9 +379,12 @@ static int build_muon(og_file *f, const char *case_name, uint64_t seed, const ch
 /* ======================================================================== */
 /* adamw_step                                                                */
 /* ======================================================================== */
-/* One stage "update": in.p, in.m, in.v, in.g -> update.p, update.m, update.v,
- * per_output tolerances from the per-element bounds of muon.c (which add
- * the absolute error of roundings below the normal range: case subnormal). */
+/* A streaming operator: the parameters and moments are the state (state.p,
+ * state.m, state.v), the gradient the input of a call (in.g); call k is
+ * step t + k.  One stage "update": in.g, state.p, state.m, state.v ->
+ * update.p, update.m, update.v, a rule per output from the per-element
+ * bounds of muon.c (which add the absolute error of roundings below the
+ * normal range: case subnormal). */
 typedef struct aw_in {
     ou_adamw_hp hp;
     size_t n;
@@ -412,9 +436,7 @@ static int aw_compute(const aw_in *in, aw_out *out) {
         elementwise_tol(tm, sizeof tm, &bm, out->m);
         elementwise_tol(tv, sizeof tv, &bv, out->v);
         snprintf(out->tol, sizeof out->tol,
-                 "{\"kind\":\"per_output\",\"outputs\":{\"update.p\":%s,\"update.m\":%s,"
-                 "\"update.v\":%s}}",
-                 tp, tm, tv);
+                 "{\"update.p\":%s,\"update.m\":%s,\"update.v\":%s}", tp, tm, tv);
     }
     if (!ok_p) ou_mat_clear(&bp);
     if (!ok_m) ou_mat_clear(&bm);
@@ -423,23 +445,36 @@ static int aw_compute(const aw_in *in, aw_out *out) {
     return rc;
 }
 
+/* Call k of an adamw_step file: the call's gradient, the state it starts
+ * from (in->p, in->m, in->v) and its stage. */
+static void write_adamw_call(og_file *f, size_t k, const aw_in *in, const aw_out *o) {
+    og_call(f, k);
+    og_add(f, "in.g", DSV4_DT_F32, 1, &in->n, in->g);
+    og_add(f, "state.p", DSV4_DT_F32, 1, &in->n, in->p);
+    og_add(f, "state.m", DSV4_DT_F32, 1, &in->n, in->m);
+    og_add(f, "state.v", DSV4_DT_F32, 1, &in->n, in->v);
+    og_add(f, "update.p", DSV4_DT_F32, 1, &in->n, o->p);
+    og_add(f, "update.m", DSV4_DT_F32, 1, &in->n, o->m);
+    og_add(f, "update.v", DSV4_DT_F32, 1, &in->n, o->v);
+    const char *ins[] = {"in.g", "state.p", "state.m", "state.v", NULL};
+    const char *outs[] = {"update.p", "update.m", "update.v", NULL};
+    og_stage(f, "update", ins, outs, o->tol);
+}
+
+static void adamw_begin(og_file *f, const char *case_name, uint64_t seed, const char *desc,
+                        const aw_in *in) {
+    char cfg[300];
+    adamw_config_text(&in->hp, cfg, sizeof cfg);
+    og_begin(f, "adamw_step", case_name, cfg, seed, desc);
+}
+
+/* A one-call file. */
 static int build_adamw(og_file *f, const char *case_name, uint64_t seed, const char *desc,
                        const aw_in *in, char *err, size_t errlen) {
     aw_out o;
     if (aw_compute(in, &o) != 0) return fail(err, errlen, "out of memory");
-    char cfg[300];
-    adamw_config_text(&in->hp, cfg, sizeof cfg);
-    og_begin(f, "adamw_step", case_name, cfg, seed, desc);
-    og_add(f, "in.p", DSV4_DT_F32, 1, &in->n, in->p);
-    og_add(f, "in.m", DSV4_DT_F32, 1, &in->n, in->m);
-    og_add(f, "in.v", DSV4_DT_F32, 1, &in->n, in->v);
-    og_add(f, "in.g", DSV4_DT_F32, 1, &in->n, in->g);
-    og_add(f, "update.p", DSV4_DT_F32, 1, &in->n, o.p);
-    og_add(f, "update.m", DSV4_DT_F32, 1, &in->n, o.m);
-    og_add(f, "update.v", DSV4_DT_F32, 1, &in->n, o.v);
-    const char *ins[] = {"in.p", "in.m", "in.v", "in.g", NULL};
-    const char *outs[] = {"update.p", "update.m", "update.v", NULL};
-    og_stage(f, "update", ins, outs, o.tol);
+    adamw_begin(f, case_name, seed, desc, in);
+    write_adamw_call(f, 0, in, &o);
     aw_out_free(&o);
     return 0;
 }
@@ -551,15 +586,13 @@ static int ns_build_case(size_t i, og_file *f, char *err, size_t errlen) {
 /* ======================================================================== */
 /* shipped cases: muon_step                                                  */
 /* ======================================================================== */
-/* G2 of the background notes: parameters p0..p3 of shapes 4x8, 8x4, 6x6,
- * 3x5 over three steps; case g2_p<p>_t<t> holds step t, whose in.w and in.m
- * are the golden update.w and momentum.m of step t-1. */
-enum { MU_BATCH = 12, N_MU = 15 }; /* cases batch, ns_keys, nonfinite follow G2 */
+/* The worked case G2 (spec/muon.md): parameters p0..p3 of shapes 4x8, 8x4,
+ * 6x6, 3x5 over three steps; case g2_p<p> holds the three calls, each
+ * starting from the state the one before left (W0 and M = 0 first). */
+enum { MU_BATCH = 4, N_MU = 7 }; /* cases batch, ns_keys, nonfinite follow G2 */
 
-static const char *const mu_names[N_MU] = {
-    "g2_p0_t1", "g2_p0_t2", "g2_p0_t3", "g2_p1_t1", "g2_p1_t2", "g2_p1_t3", "g2_p2_t1",
-    "g2_p2_t2", "g2_p2_t3", "g2_p3_t1", "g2_p3_t2", "g2_p3_t3", "batch",    "ns_keys",
-    "nonfinite"};
+static const char *const mu_names[N_MU] = {"g2_p0", "g2_p1", "g2_p2", "g2_p3",
+                                           "batch", "ns_keys", "nonfinite"};
 
 static const char *mu_case_name(size_t i) { return mu_names[i]; }
 
@@ -722,31 +755,48 @@ static const mu_seeded mu_seeded_cases[N_MU - MU_BATCH] = {
      "update.w, and never reach matrix 0"},
 };
 
-static int mu_build_case(size_t i, og_file *f, char *err, size_t errlen) {
+/* G2 of parameter p: three calls, the state carried as stored. */
+static int build_g2(og_file *f, int p, char *err, size_t errlen) {
     mu_in in;
     char desc[300];
-    uint64_t seed = 0;
-    int rc;
-    if (i >= MU_BATCH) {
-        const mu_seeded *c = &mu_seeded_cases[i - MU_BATCH];
-        seed = c->seed;
-        rc = c->build(&in, seed);
-        snprintf(desc, sizeof desc, "%s", c->desc);
-    } else {
-        int p = (int)(i / 3), t = (int)(i % 3) + 1;
-        rc = g2_inputs(p, t, &in);
-        snprintf(desc, sizeof desc,
-                 "G2 of the Muon notes, parameter p%d (%s), step %d of 3: %s%s",
-                 p, p == 0 ? "4x8" : p == 1 ? "8x4, transposed" : p == 2 ? "6x6" : "3x5", t,
-                 t == 1 ? "in.w = W0, in.m = 0"
-                        : "in.w and in.m are the golden update.w and momentum.m of the step before",
-                 p == 3 ? (t == 2 ? "; p3's only nonzero gradient" : "; zero gradient") : "");
+    size_t rows, cols;
+    ou_g2_shape(p, &rows, &cols);
+    snprintf(desc, sizeof desc,
+             "worked case G2 of spec/muon.md, parameter p%d (%s): three steps from W0 and M = 0, "
+             "each starting from the state the step before left%s",
+             p, p == 0 ? "4x8" : p == 1 ? "8x4, transposed" : p == 2 ? "6x6" : "3x5",
+             p == 3 ? "; zero gradients at steps 1 and 3 (decay only, then momentum only)" : "");
+    if (mu_setup(&in, 1, rows, cols) != 0) {
+        mu_free(&in);
+        return fail(err, errlen, "out of memory");
     }
+    ou_g2_w0(p, in.w);
+    muon_begin(f, mu_names[p], 0, desc, &in);
+    int rc = 0;
+    for (int t = 1; t <= 3 && rc == 0; t++) {
+        mu_out o;
+        ou_g2_grad(p, t, in.g);
+        rc = mu_compute(&in, &o);
+        if (rc != 0) break;
+        write_muon_call(f, (size_t)t - 1, &in, &o);
+        memcpy(in.w, o.w1, rows * cols * sizeof *in.w);
+        memcpy(in.m, o.m1, rows * cols * sizeof *in.m);
+        mu_out_free(&o);
+    }
+    mu_free(&in);
+    return rc ? fail(err, errlen, "out of memory") : 0;
+}
+
+static int mu_build_case(size_t i, og_file *f, char *err, size_t errlen) {
+    if (i < MU_BATCH) return build_g2(f, (int)i, err, errlen);
+    const mu_seeded *c = &mu_seeded_cases[i - MU_BATCH];
+    mu_in in;
+    int rc = c->build(&in, c->seed);
     if (rc != 0) {
         mu_free(&in);
         return fail(err, errlen, "out of memory");
     }
-    rc = build_muon(f, mu_case_name(i), seed, desc, &in, err, errlen);
+    rc = build_muon(f, mu_case_name(i), c->seed, c->desc, &in, err, errlen);
     mu_free(&in);
     return rc;
 }
@@ -754,9 +804,8 @@ static int mu_build_case(size_t i, og_file *f, char *err, size_t errlen) {
 /* ======================================================================== */
 /* shipped cases: adamw_step                                                 */
 /* ======================================================================== */
-enum { AW_G3_T1, AW_G3_T2, AW_G3_T3, AW_RANDOM, AW_SUBNORMAL, N_AW };
-static const char *const aw_names[N_AW] = {"g3_t1", "g3_t2", "g3_t3", "random_1000",
-                                           "subnormal"};
+enum { AW_G3, AW_RANDOM, AW_SUBNORMAL, N_AW };
+static const char *const aw_names[N_AW] = {"g3", "random_1000", "subnormal"};
 
 static const char *aw_case_name(size_t i) { return aw_names[i]; }
 
@@ -876,33 +925,61 @@ static int aw_subnormal(aw_in *in, size_t n, uint64_t seed) {
     return 0;
 }
 
+/* The worked case G3 (spec/muon.md): three calls from p0, m = v = 0, the
+ * state carried as stored (config step 1: call k is step k + 1). */
+static int build_g3(og_file *f, char *err, size_t errlen) {
+    aw_in in;
+    memset(&in, 0, sizeof in);
+    if (aw_alloc(&in, 6) != 0) {
+        aw_free(&in);
+        return fail(err, errlen, "out of memory");
+    }
+    int rc = 0;
+    for (int t = 1; t <= 3 && rc == 0; t++) {
+        uint32_t p0[6];
+        aw_out o;
+        ou_g3_data(t, p0, in.g);
+        ou_g3_hp(t, &in.hp);
+        if (t == 1) {
+            memcpy(in.p, p0, sizeof p0);
+            adamw_begin(f, aw_names[AW_G3], 0,
+                        "worked case G3 of spec/muon.md: three AdamW steps on six elements (an "
+                        "always-zero element, a sign flip, a zero gradient with v > 0)",
+                        &in);
+        }
+        rc = aw_compute(&in, &o);
+        if (rc != 0) break;
+        write_adamw_call(f, (size_t)t - 1, &in, &o);
+        memcpy(in.p, o.p, 6 * sizeof *in.p);
+        memcpy(in.m, o.m, 6 * sizeof *in.m);
+        memcpy(in.v, o.v, 6 * sizeof *in.v);
+        aw_out_free(&o);
+    }
+    aw_free(&in);
+    return rc ? fail(err, errlen, "out of memory") : 0;
+}
+
 static int aw_build_case(size_t i, og_file *f, char *err, size_t errlen) {
+    if (i == AW_G3) return build_g3(f, err, errlen);
     aw_in in;
     char desc[300];
-    uint64_t seed = 0;
+    uint64_t seed;
     int rc;
     if (i == AW_SUBNORMAL) {
         seed = 502;
         rc = aw_subnormal(&in, 64, seed);
-        v4_adamw(&in.hp, 2.7e-4, 7);
         snprintf(desc, sizeof desc,
                  "64 elements at step 7, lr 2.7e-4, with gradients 2^-74..2^-61: v and g^2 below "
                  "the normal range (subnormal, some products underflow to 0), sqrt(v) near eps; "
                  "strict IEEE needed (no FTZ/DAZ)");
-    } else if (i == AW_RANDOM) {
+    } else {
         seed = 501;
         rc = aw_random(&in, 1000, seed);
-        v4_adamw(&in.hp, 2.7e-4, 7);
         snprintf(desc, sizeof desc,
                  "1000 random elements at step 7 with V4's Flash peak lr 2.7e-4, each at its own "
                  "scale 2^-40..2^1 (g, m ~ 2^e, v ~ 2^2e; 1 in 16 gradients zero)");
-    } else {
-        rc = g3_inputs((int)i + 1, &in);
-        snprintf(desc, sizeof desc,
-                 "G3 of the AdamW notes, step %zu of 3 (an always-zero element, a sign flip, a "
-                 "zero gradient with v > 0); in.p, in.m, in.v are the golden outputs of step %zu",
-                 i + 1, i);
     }
+    v4_adamw(&in.hp, 2.7e-4, 7);
     if (rc != 0) {
         aw_free(&in);
         return fail(err, errlen, "out of memory");
@@ -944,61 +1021,14 @@ int ou_g3_p(int t, uint32_t *p) {
 /* ======================================================================== */
 /* oracle gen                                                                */
 /* ======================================================================== */
-/* Every key of cfg must be in `keys` (NULL-terminated). */
-static int known_keys(const dsv4_json *cfg, const char *const *keys, char *err, size_t errlen) {
-    for (size_t i = 0; i < cfg->n; i++) {
-        int found = 0;
-        for (const char *const *k = keys; *k && !found; k++) found = strcmp(*k, cfg->keys[i]) == 0;
-        if (!found) {
-            snprintf(err, errlen, "unknown config key \"%s\"", cfg->keys[i]);
-            return -1;
-        }
-    }
-    return 0;
+/* The configs reach `oracle gen` completed and checked by the registry
+ * (every key present, within its limits): these only read them. */
+static double number_of(const dsv4_json *cfg, const char *key) {
+    return dsv4_json_get(cfg, key)->number;
 }
 
-/* A finite number >= 0 (below `below` when below > 0); dflt when absent. */
-static int number_key(const dsv4_json *cfg, const char *key, double dflt, double below,
-                      double *out, char *err, size_t errlen) {
-    const dsv4_json *j = dsv4_json_get(cfg, key);
-    *out = dflt;
-    if (!j) return 0;
-    double x = j->type == DSV4_JSON_NUMBER ? j->number : -1.0;
-    if (!(x >= 0.0 && x <= 1e300) || (below > 0.0 && !(x < below))) {
-        snprintf(err, errlen, "config \"%s\" must be a finite number >= 0%s", key,
-                 below > 0.0 ? " and < 1" : "");
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
-/* One of two strings: *out = 0 for `zero` (the default), 1 for `one`. */
-static int choice_key(const dsv4_json *cfg, const char *key, const char *zero, const char *one,
-                      int *out, char *err, size_t errlen) {
-    const dsv4_json *j = dsv4_json_get(cfg, key);
-    *out = 0;
-    if (!j) return 0;
-    if (j->type == DSV4_JSON_STRING && strcmp(j->string, zero) == 0) return 0;
-    if (j->type == DSV4_JSON_STRING && strcmp(j->string, one) == 0) {
-        *out = 1;
-        return 0;
-    }
-    snprintf(err, errlen, "config \"%s\" must be \"%s\" or \"%s\"", key, zero, one);
-    return -1;
-}
-
-static int uint_key(const dsv4_json *cfg, const char *key, long dflt, long max, long *out,
-                    char *err, size_t errlen) {
-    const dsv4_json *j = dsv4_json_get(cfg, key);
-    *out = dflt;
-    if (!j) return 0;
-    if (j->type != DSV4_JSON_NUMBER || !j->is_uint || j->u < 1 || j->u > (uint64_t)max) {
-        snprintf(err, errlen, "config \"%s\" must be an integer in [1, %ld]", key, max);
-        return -1;
-    }
-    *out = (long)j->u;
-    return 0;
+static int is(const dsv4_json *cfg, const char *key, const char *value) {
+    return strcmp(dsv4_json_get(cfg, key)->string, value) == 0;
 }
 
 /* rows x cols from --shape (R or RxC; R alone means a square matrix). */
@@ -1009,16 +1039,12 @@ static void gen_dims(const og_shape *shape, size_t r0, size_t c0, size_t *rows, 
 
 static int ns_gen(const dsv4_json *cfg, uint64_t seed, const char *case_name,
                   const og_shape *shape, og_file *f, char *err, size_t errlen) {
-    static const char *const keys[] = {"steps", "schedule", "eps", "eps_form", NULL};
     ns_in in;
-    long steps;
     memset(&in, 0, sizeof in);
-    if (known_keys(cfg, keys, err, errlen) || uint_key(cfg, "steps", 10, MAX_STEPS, &steps, err, errlen) ||
-        choice_key(cfg, "schedule", "v4", "classic5", &in.c.classic, err, errlen) ||
-        number_key(cfg, "eps", 1e-7, 0.0, &in.eps, err, errlen) ||
-        choice_key(cfg, "eps_form", "add", "max", &in.c.eps_max, err, errlen))
-        return -1;
-    in.c.steps = (int)steps;
+    in.c.steps = (int)dsv4_json_get(cfg, "steps")->u;
+    in.c.classic = is(cfg, "schedule", "classic5");
+    in.eps = number_of(cfg, "eps");
+    in.c.eps_max = is(cfg, "eps_form", "max");
     in.c.eps = ox_f32_of_double(in.eps);
     gen_dims(shape, 8, 16, &in.rows, &in.cols);
     if (in.rows * in.cols > 64 * 256) return fail(err, errlen, "shape too large (at most 16384 elements)");
@@ -1034,30 +1060,20 @@ static int ns_gen(const dsv4_json *cfg, uint64_t seed, const char *case_name,
 
 static int mu_gen(const dsv4_json *cfg, uint64_t seed, const char *case_name,
                   const og_shape *shape, og_file *f, char *err, size_t errlen) {
-    static const char *const keys[] = {"lr",        "momentum",   "weight_decay", "gamma",
-                                       "momentum_form", "scale_rule", "schedule",   "eps_form",
-                                       "ns_steps",  "ns_eps",     NULL};
     mu_in in;
     memset(&in, 0, sizeof in);
-    g2_hp(&in.hp);
-    in.ns_eps = 1e-7;
-    if (known_keys(cfg, keys, err, errlen) || number_key(cfg, "lr", 0.02, 0.0, &in.hp.lr, err, errlen) ||
-        number_key(cfg, "momentum", 0.95, 0.0, &in.hp.momentum, err, errlen) ||
-        number_key(cfg, "weight_decay", 0.1, 0.0, &in.hp.weight_decay, err, errlen) ||
-        number_key(cfg, "gamma", 0.18, 0.0, &in.hp.gamma, err, errlen) ||
-        choice_key(cfg, "momentum_form", "sum", "lerp", &in.hp.lerp, err, errlen) ||
-        choice_key(cfg, "scale_rule", "rms", "aspect", &in.hp.aspect, err, errlen) ||
-        choice_key(cfg, "schedule", "v4", "classic5", &in.hp.ns.classic, err, errlen) ||
-        choice_key(cfg, "eps_form", "add", "max", &in.hp.ns.eps_max, err, errlen) ||
-        number_key(cfg, "ns_eps", 1e-7, 0.0, &in.ns_eps, err, errlen))
-        return -1;
-    /* ns_steps: 0 or absent = the schedule's count */
-    const dsv4_json *ns_steps = dsv4_json_get(cfg, "ns_steps");
-    long steps = in.hp.ns.classic ? 5 : 10;
-    if (ns_steps && !(ns_steps->type == DSV4_JSON_NUMBER && ns_steps->is_uint && ns_steps->u == 0) &&
-        uint_key(cfg, "ns_steps", steps, MAX_STEPS, &steps, err, errlen))
-        return -1;
-    in.hp.ns.steps = (int)steps;
+    in.hp.lr = number_of(cfg, "lr");
+    in.hp.momentum = number_of(cfg, "momentum");
+    in.hp.weight_decay = number_of(cfg, "weight_decay");
+    in.hp.gamma = number_of(cfg, "gamma");
+    in.hp.lerp = is(cfg, "momentum_form", "lerp");
+    in.hp.aspect = is(cfg, "scale_rule", "aspect");
+    in.hp.ns.classic = is(cfg, "schedule", "classic5");
+    in.hp.ns.eps_max = is(cfg, "eps_form", "max");
+    /* ns_steps 0 = the schedule's count */
+    uint64_t steps = dsv4_json_get(cfg, "ns_steps")->u;
+    in.hp.ns.steps = steps ? (int)steps : in.hp.ns.classic ? 5 : 10;
+    in.ns_eps = number_of(cfg, "ns_eps");
     in.hp.ns.eps = ox_f32_of_double(in.ns_eps);
     in.E = 2;
     gen_dims(shape, 6, 10, &in.rows, &in.cols);
@@ -1079,18 +1095,16 @@ static int mu_gen(const dsv4_json *cfg, uint64_t seed, const char *case_name,
 
 static int aw_gen(const dsv4_json *cfg, uint64_t seed, const char *case_name,
                   const og_shape *shape, og_file *f, char *err, size_t errlen) {
-    static const char *const keys[] = {"lr", "beta1", "beta2", "eps", "weight_decay", "step", NULL};
     aw_in in;
     ou_adamw_hp hp;
-    v4_adamw(&hp, 0.01, 1);
-    if (known_keys(cfg, keys, err, errlen) || number_key(cfg, "lr", 0.01, 0.0, &hp.lr, err, errlen) ||
-        number_key(cfg, "beta1", 0.9, 1.0, &hp.beta1, err, errlen) ||
-        number_key(cfg, "beta2", 0.95, 1.0, &hp.beta2, err, errlen) ||
-        number_key(cfg, "eps", 1e-20, 0.0, &hp.eps, err, errlen) ||
-        number_key(cfg, "weight_decay", 0.1, 0.0, &hp.weight_decay, err, errlen) ||
-        uint_key(cfg, "step", 1, 1000000, &hp.step, err, errlen))
-        return -1;
+    hp.lr = number_of(cfg, "lr");
+    hp.beta1 = number_of(cfg, "beta1");
+    hp.beta2 = number_of(cfg, "beta2");
+    hp.eps = number_of(cfg, "eps");
+    hp.weight_decay = number_of(cfg, "weight_decay");
+    hp.step = (long)dsv4_json_get(cfg, "step")->u;
     size_t n = shape ? shape->dim[0] * (shape->rank == 2 ? shape->dim[1] : 1) : 1000;
+    if (n > (1u << 24)) return fail(err, errlen, "shape too large (at most 2^24 elements)");
     if (aw_random(&in, n, seed) != 0) {
         aw_free(&in);
         return fail(err, errlen, "out of memory");
