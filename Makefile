@@ -45,6 +45,10 @@ ORACLE_CPPFLAGS = -Iinclude -Iio -Itools -Igolden/oracle -D_POSIX_C_SOURCE=20080
 # ref: no contraction into FMA, no fast-math: its bits depend only on input bits.
 REF_FLAGS = -ffp-contract=off -fno-fast-math
 BASEFLAGS = $(WARN) $(OPTLEVEL) -fPIC $(SANFLAGS)
+# The library's objects: only what include/ marks DSV4_API is exported from
+# libdsv4.so (scripts/check-exports.sh).  The static library, which the
+# program and the tests link, is unaffected.
+LIB_FLAGS = -fvisibility=hidden
 LDLIBS   = -lpthread -lm
 
 MACHINE := $(shell $(CC) -dumpmachine)
@@ -86,28 +90,29 @@ lib: $(BUILD)/libdsv4.a $(BUILD)/libdsv4.so
 
 $(BUILD)/ref/%.o: ref/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(REF_FLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(LIB_FLAGS) $(REF_FLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/io/%.o: io/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(LIB_FLAGS) $(CFLAGS) -c $< -o $@
 
 # The ISA files of opt/ and tools/ (these rules have the shorter stem, so
-# make prefers them to the folders' general rules).
+# make prefers them to the folders' general rules); opt/'s are the library's.
+DIR_FLAGS_opt = $(LIB_FLAGS)
 define isa_rules
 $$(BUILD)/$(1)/%_avx2.o: $(1)/%_avx2.c $$(HEADERS)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CPPFLAGS) -I$(1) $$(BASEFLAGS) $$(AVX2_FLAGS) $$(CFLAGS) -c $$< -o $$@
+	$$(CC) $$(CPPFLAGS) -I$(1) $$(BASEFLAGS) $$(DIR_FLAGS_$(1)) $$(AVX2_FLAGS) $$(CFLAGS) -c $$< -o $$@
 
 $$(BUILD)/$(1)/%_avx512.o: $(1)/%_avx512.c $$(HEADERS)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CPPFLAGS) -I$(1) $$(BASEFLAGS) $$(AVX512_FLAGS) $$(CFLAGS) -c $$< -o $$@
+	$$(CC) $$(CPPFLAGS) -I$(1) $$(BASEFLAGS) $$(DIR_FLAGS_$(1)) $$(AVX512_FLAGS) $$(CFLAGS) -c $$< -o $$@
 endef
 $(foreach d,opt tools,$(eval $(call isa_rules,$(d))))
 
 $(BUILD)/opt/%.o: opt/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(LIB_FLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/tools/%.o: tools/%.c $(HEADERS)
 	@mkdir -p $(dir $@)

@@ -27,12 +27,23 @@
  *    dsv4_muon_update).
  *  - NaN/Inf policy: spec/formats.md section "Policy" (one place in the code:
  *    ref/policy.h).
+ *  - Every declaration here and in dsv4_io.h is marked DSV4_API, and
+ *    libdsv4.so exports exactly those (scripts/check-exports.sh checks it).
  */
 #ifndef DSV4_H
 #define DSV4_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Marks the library's public functions and data, the only symbols
+ * libdsv4.so exports: the library is built with -fvisibility=hidden, so
+ * everything else, including the helpers ref/ and opt/ share, stays inside. */
+#if defined(__GNUC__) || defined(__clang__)
+#define DSV4_API __attribute__((visibility("default")))
+#else
+#define DSV4_API
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,7 +56,7 @@ extern "C" {
 
 /* The version of the library linked: DSV4_VERSION_STRING as the library was
  * built with it (a program can compare it with the header's). */
-const char *dsv4_version(void);
+DSV4_API const char *dsv4_version(void);
 
 /* ------------------------------------------------------------------------ */
 /* Status codes                                                              */
@@ -68,7 +79,7 @@ typedef enum dsv4_status {
 } dsv4_status;
 
 /* A static, never-NULL, one-line message for any status value. */
-const char *dsv4_strerror(dsv4_status s);
+DSV4_API const char *dsv4_strerror(dsv4_status s);
 
 /* ------------------------------------------------------------------------ */
 /* Run-time dispatch and threads                                             */
@@ -81,22 +92,22 @@ typedef enum dsv4_isa {
 } dsv4_isa;
 
 /* 1 when this build has kernels for `isa` and the CPU and OS (XGETBV) support it. */
-int dsv4_isa_supported(dsv4_isa isa);
+DSV4_API int dsv4_isa_supported(dsv4_isa isa);
 /* The best supported ISA. */
-dsv4_isa dsv4_isa_best(void);
+DSV4_API dsv4_isa dsv4_isa_best(void);
 /* The ISA opt_* functions use now.  At first use it is taken from the
  * environment variable DSV4_ISA (scalar|avx2|avx512) or else dsv4_isa_best(). */
-dsv4_isa dsv4_isa_active(void);
+DSV4_API dsv4_isa dsv4_isa_active(void);
 /* Status of the dispatcher: DSV4_E_ISA when DSV4_ISA names an unknown or
  * unsupported ISA (then every opt_* call fails with DSV4_E_ISA until
  * dsv4_isa_set() picks a supported one). */
-dsv4_status dsv4_isa_status(void);
+DSV4_API dsv4_status dsv4_isa_status(void);
 /* Force an ISA; DSV4_E_ISA if unsupported (the active ISA is then unchanged). */
-dsv4_status dsv4_isa_set(dsv4_isa isa);
+DSV4_API dsv4_status dsv4_isa_set(dsv4_isa isa);
 /* "scalar", "avx2", "avx512"; "?" for an invalid value. */
-const char *dsv4_isa_name(dsv4_isa isa);
+DSV4_API const char *dsv4_isa_name(dsv4_isa isa);
 /* Parse a name as accepted in DSV4_ISA; DSV4_E_ARG if unknown. */
-dsv4_status dsv4_isa_parse(const char *name, dsv4_isa *out);
+DSV4_API dsv4_status dsv4_isa_parse(const char *name, dsv4_isa *out);
 
 /* Threads used by opt_* (default: DSV4_THREADS, else the online CPU count).
  * Results never depend on the thread count.  n must be in [1, 256].  The
@@ -104,8 +115,8 @@ dsv4_status dsv4_isa_parse(const char *name, dsv4_isa *out);
  * one of those that finds itself on the caller's CPU moves to another CPU
  * of its affinity mask (which it keeps as it was); the caller's thread is
  * never moved or pinned. */
-dsv4_status dsv4_threads_set(int n);
-int dsv4_threads_get(void);
+DSV4_API dsv4_status dsv4_threads_set(int n);
+DSV4_API int dsv4_threads_get(void);
 
 /* ------------------------------------------------------------------------ */
 /* Number formats (spec/formats.md)                                          */
@@ -120,35 +131,35 @@ typedef enum dsv4_fmt {
 } dsv4_fmt;
 
 /* "bf16", "e4m3", "e5m2", "e2m1", "ue8m0"; "?" for an invalid value. */
-const char *dsv4_fmt_name(dsv4_fmt f);
-dsv4_status dsv4_fmt_parse(const char *name, dsv4_fmt *out);
+DSV4_API const char *dsv4_fmt_name(dsv4_fmt f);
+DSV4_API dsv4_status dsv4_fmt_parse(const char *name, dsv4_fmt *out);
 
 /* Scalar encoders and decoders: the definitions (spec/formats.md).  Encoders
  * round to nearest, ties to even, and saturate to the largest finite value
  * (BF16 does not saturate: it overflows to Inf like IEEE).  UE8M0 encode
  * rounds up to the next power of two (exact powers of two are kept). */
-uint16_t dsv4_bf16_encode(float x);
-float dsv4_bf16_decode(uint16_t b);
-uint8_t dsv4_e4m3_encode(float x);
-float dsv4_e4m3_decode(uint8_t b);
-uint8_t dsv4_e5m2_encode(float x);
-float dsv4_e5m2_decode(uint8_t b);
-uint8_t dsv4_e2m1_encode(float x);    /* returns 0x0..0xF */
-float dsv4_e2m1_decode(uint8_t code); /* uses the low nibble only */
-uint8_t dsv4_ue8m0_encode(float x);
-float dsv4_ue8m0_decode(uint8_t b);
+DSV4_API uint16_t dsv4_bf16_encode(float x);
+DSV4_API float dsv4_bf16_decode(uint16_t b);
+DSV4_API uint8_t dsv4_e4m3_encode(float x);
+DSV4_API float dsv4_e4m3_decode(uint8_t b);
+DSV4_API uint8_t dsv4_e5m2_encode(float x);
+DSV4_API float dsv4_e5m2_decode(uint8_t b);
+DSV4_API uint8_t dsv4_e2m1_encode(float x);    /* returns 0x0..0xF */
+DSV4_API float dsv4_e2m1_decode(uint8_t code); /* uses the low nibble only */
+DSV4_API uint8_t dsv4_ue8m0_encode(float x);
+DSV4_API float dsv4_ue8m0_decode(uint8_t b);
 
 /* Array forms.  codes: uint16_t[n] for BF16, uint8_t[n] otherwise (E2M1:
  * one code per byte, unpacked).  x and codes must not overlap. */
-dsv4_status dsv4_ref_encode(dsv4_fmt f, size_t n, const float *x, void *codes);
-dsv4_status dsv4_ref_decode(dsv4_fmt f, size_t n, const void *codes, float *y);
-dsv4_status dsv4_opt_encode(dsv4_fmt f, size_t n, const float *x, void *codes);
-dsv4_status dsv4_opt_decode(dsv4_fmt f, size_t n, const void *codes, float *y);
+DSV4_API dsv4_status dsv4_ref_encode(dsv4_fmt f, size_t n, const float *x, void *codes);
+DSV4_API dsv4_status dsv4_ref_decode(dsv4_fmt f, size_t n, const void *codes, float *y);
+DSV4_API dsv4_status dsv4_opt_encode(dsv4_fmt f, size_t n, const float *x, void *codes);
+DSV4_API dsv4_status dsv4_opt_decode(dsv4_fmt f, size_t n, const void *codes, float *y);
 
 /* FP4 packing: element 2i in the low nibble of byte i, element 2i+1 in the
  * high nibble.  n must be even (DSV4_E_ALIGN).  codes[n] -> packed[n/2]. */
-dsv4_status dsv4_fp4_pack(size_t n, const uint8_t *codes, uint8_t *packed);
-dsv4_status dsv4_fp4_unpack(size_t n, const uint8_t *packed, uint8_t *codes);
+DSV4_API dsv4_status dsv4_fp4_pack(size_t n, const uint8_t *codes, uint8_t *packed);
+DSV4_API dsv4_status dsv4_fp4_unpack(size_t n, const uint8_t *packed, uint8_t *codes);
 
 /* ------------------------------------------------------------------------ */
 /* Block quantizers (spec/formats.md, "Block quantizers")                    */
@@ -181,26 +192,26 @@ typedef struct dsv4_quant_cfg {
  * scale bytes ((rows/block_rows) * (cols/block_cols)).  rows and cols must be
  * multiples of the tile (DSV4_E_ALIGN); block sizes must be >= 1, and
  * block_cols even for E2M1 (DSV4_E_ARG).  Either out pointer may be NULL. */
-dsv4_status dsv4_quant_sizes(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
-                             size_t *code_bytes, size_t *scale_bytes);
+DSV4_API dsv4_status dsv4_quant_sizes(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                                      size_t *code_bytes, size_t *scale_bytes);
 
 /* x[rows, cols] -> codes (E2M1: packed [rows, cols/2]; FP8: [rows, cols])
  *               and scales [rows/block_rows, cols/block_cols] (UE8M0 bytes). */
-dsv4_status dsv4_ref_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
-                           const float *x, uint8_t *codes, uint8_t *scales);
-dsv4_status dsv4_opt_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
-                           const float *x, uint8_t *codes, uint8_t *scales);
+DSV4_API dsv4_status dsv4_ref_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                                    const float *x, uint8_t *codes, uint8_t *scales);
+DSV4_API dsv4_status dsv4_opt_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                                    const float *x, uint8_t *codes, uint8_t *scales);
 /* codes, scales -> y[rows, cols] = decode(code) * 2^(scale - 127). */
-dsv4_status dsv4_ref_dequant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
-                             const uint8_t *codes, const uint8_t *scales, float *y);
-dsv4_status dsv4_opt_dequant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
-                             const uint8_t *codes, const uint8_t *scales, float *y);
+DSV4_API dsv4_status dsv4_ref_dequant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                                      const uint8_t *codes, const uint8_t *scales, float *y);
+DSV4_API dsv4_status dsv4_opt_dequant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                                      const uint8_t *codes, const uint8_t *scales, float *y);
 /* The in-place quant-dequant V4 applies to KV entries and indexer q/k:
  * y = dequant(quant(x)).  y may equal x (in place); other overlap is not allowed. */
-dsv4_status dsv4_ref_fake_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
-                                const float *x, float *y);
-dsv4_status dsv4_opt_fake_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
-                                const float *x, float *y);
+DSV4_API dsv4_status dsv4_ref_fake_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                                         const float *x, float *y);
+DSV4_API dsv4_status dsv4_opt_fake_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
+                                         const float *x, float *y);
 
 /* ------------------------------------------------------------------------ */
 /* Elementary functions (spec/elementary.md)                                 */
@@ -208,9 +219,9 @@ dsv4_status dsv4_opt_fake_quant(const dsv4_quant_cfg *cfg, size_t rows, size_t c
 /* e^x for every fp32 x, computed in double from the input bits only (no libm)
  * and rounded once to fp32: overflow gives +Inf, underflow 0 or a correctly
  * placed subnormal, NaN gives NaN.  ref and opt use the same algorithm. */
-float dsv4_expf(float x);
+DSV4_API float dsv4_expf(float x);
 /* 1 / (1 + e^-x), in fp32: t = dsv4_expf(-x), then 1 + t, then 1 / that. */
-float dsv4_sigmoidf(float x);
+DSV4_API float dsv4_sigmoidf(float x);
 
 /* ------------------------------------------------------------------------ */
 /* SGEMM (spec/gemm.md)                                                      */
@@ -225,12 +236,12 @@ float dsv4_sigmoidf(float x);
  * spec/gemm.md's tolerance of ref.  The arguments are cblas_sgemm's, in its
  * order, without its layout argument (the exception to the argument order
  * of the kernel contract). */
-dsv4_status dsv4_ref_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
-                           const float *a, size_t lda, const float *b, size_t ldb, float beta,
-                           float *c, size_t ldc);
-dsv4_status dsv4_opt_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
-                           const float *a, size_t lda, const float *b, size_t ldb, float beta,
-                           float *c, size_t ldc);
+DSV4_API dsv4_status dsv4_ref_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                                    float alpha, const float *a, size_t lda, const float *b,
+                                    size_t ldb, float beta, float *c, size_t ldc);
+DSV4_API dsv4_status dsv4_opt_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                                    float alpha, const float *a, size_t lda, const float *b,
+                                    size_t ldb, float beta, float *c, size_t ldc);
 
 /* ------------------------------------------------------------------------ */
 /* Manifold-Constrained Hyper-Connections (spec/mhc.md)                      */
@@ -266,12 +277,14 @@ typedef struct dsv4_hc_head_stages {
  *   fn [(2+hc)*hc, hc*d], scale [3], base [(2+hc)*hc]
  *   -> y [T, d] (bf16-rounded, stored as fp32), post [T, hc], comb [T, hc, hc].
  * comb[t][j][k] weighs old stream j into new stream k (see hc_post). */
-dsv4_status dsv4_ref_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,
-                            const float *scale, const float *base, float *y, float *post,
-                            float *comb, const dsv4_hc_pre_stages *stages);
-dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,
-                            const float *scale, const float *base, float *y, float *post,
-                            float *comb, const dsv4_hc_pre_stages *stages);
+DSV4_API dsv4_status dsv4_ref_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x,
+                                     const float *fn, const float *scale, const float *base,
+                                     float *y, float *post, float *comb,
+                                     const dsv4_hc_pre_stages *stages);
+DSV4_API dsv4_status dsv4_opt_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x,
+                                     const float *fn, const float *scale, const float *base,
+                                     float *y, float *post, float *comb,
+                                     const dsv4_hc_pre_stages *stages);
 /* Sinkhorn-Knopp as V4 runs it (spec/mhc.md §3), on T independent n x n
  * logit matrices: row softmax (max subtracted) + eps, column step, then
  * iters-1 times (row step, column step); every divisor is its sum + eps.
@@ -286,24 +299,26 @@ typedef struct dsv4_sinkhorn_cfg {
 
 #define DSV4_SINKHORN_V4 {.n = 4, .iters = 20, .eps = 1e-6f}
 
-dsv4_status dsv4_ref_sinkhorn(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
-                              float *out);
-dsv4_status dsv4_opt_sinkhorn(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
-                              float *out);
+DSV4_API dsv4_status dsv4_ref_sinkhorn(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
+                                       float *out);
+DSV4_API dsv4_status dsv4_opt_sinkhorn(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
+                                       float *out);
 /* hc_post: out[t][k][i] = bf16( post[t][k] * f[t][i] + sum_j comb[t][j][k] * x[t][j][i] ).
  *   f [T, d], x [T, hc, d], post [T, hc], comb [T, hc, hc] -> out [T, hc, d]. */
-dsv4_status dsv4_ref_hc_post(const dsv4_mhc_cfg *cfg, size_t T, const float *f, const float *x,
-                             const float *post, const float *comb, float *out);
-dsv4_status dsv4_opt_hc_post(const dsv4_mhc_cfg *cfg, size_t T, const float *f, const float *x,
-                             const float *post, const float *comb, float *out);
+DSV4_API dsv4_status dsv4_ref_hc_post(const dsv4_mhc_cfg *cfg, size_t T, const float *f,
+                                      const float *x, const float *post, const float *comb,
+                                      float *out);
+DSV4_API dsv4_status dsv4_opt_hc_post(const dsv4_mhc_cfg *cfg, size_t T, const float *f,
+                                      const float *x, const float *post, const float *comb,
+                                      float *out);
 /* hc_head: sigmoid + hc_eps weights from fn [hc, hc*d], scale [1], base [hc];
  * y [T, d] = bf16( sum_j w[t][j] * x[t][j] ). */
-dsv4_status dsv4_ref_hc_head(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,
-                             const float *scale, const float *base, float *y,
-                             const dsv4_hc_head_stages *stages);
-dsv4_status dsv4_opt_hc_head(const dsv4_mhc_cfg *cfg, size_t T, const float *x, const float *fn,
-                             const float *scale, const float *base, float *y,
-                             const dsv4_hc_head_stages *stages);
+DSV4_API dsv4_status dsv4_ref_hc_head(const dsv4_mhc_cfg *cfg, size_t T, const float *x,
+                                      const float *fn, const float *scale, const float *base,
+                                      float *y, const dsv4_hc_head_stages *stages);
+DSV4_API dsv4_status dsv4_opt_hc_head(const dsv4_mhc_cfg *cfg, size_t T, const float *x,
+                                      const float *fn, const float *scale, const float *base,
+                                      float *y, const dsv4_hc_head_stages *stages);
 /* hc_pre, hc_post and hc_head on V4's storage of the residual stream
  * (spec/mhc.md §2.1): x, f and the bf16 outputs (y, out) as bf16 codes
  * (uint16_t), the rest as in the fp32 forms.  The result is that of the
@@ -312,26 +327,26 @@ dsv4_status dsv4_opt_hc_head(const dsv4_mhc_cfg *cfg, size_t T, const float *x, 
  * same bad input.  ref widens blocks of 64 tokens into scratch (4 MiB of x
  * at V4-Flash sizes); opt reads and writes the codes directly where its ISA
  * has the kernels (AVX2, AVX-512) and widens like ref elsewhere. */
-dsv4_status dsv4_ref_hc_pre_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
-                                 const float *fn, const float *scale, const float *base,
-                                 uint16_t *y, float *post, float *comb,
-                                 const dsv4_hc_pre_stages *stages);
-dsv4_status dsv4_opt_hc_pre_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
-                                 const float *fn, const float *scale, const float *base,
-                                 uint16_t *y, float *post, float *comb,
-                                 const dsv4_hc_pre_stages *stages);
-dsv4_status dsv4_ref_hc_post_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *f,
-                                  const uint16_t *x, const float *post, const float *comb,
-                                  uint16_t *out);
-dsv4_status dsv4_opt_hc_post_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *f,
-                                  const uint16_t *x, const float *post, const float *comb,
-                                  uint16_t *out);
-dsv4_status dsv4_ref_hc_head_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
-                                  const float *fn, const float *scale, const float *base,
-                                  uint16_t *y, const dsv4_hc_head_stages *stages);
-dsv4_status dsv4_opt_hc_head_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
-                                  const float *fn, const float *scale, const float *base,
-                                  uint16_t *y, const dsv4_hc_head_stages *stages);
+DSV4_API dsv4_status dsv4_ref_hc_pre_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
+                                          const float *fn, const float *scale, const float *base,
+                                          uint16_t *y, float *post, float *comb,
+                                          const dsv4_hc_pre_stages *stages);
+DSV4_API dsv4_status dsv4_opt_hc_pre_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
+                                          const float *fn, const float *scale, const float *base,
+                                          uint16_t *y, float *post, float *comb,
+                                          const dsv4_hc_pre_stages *stages);
+DSV4_API dsv4_status dsv4_ref_hc_post_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *f,
+                                           const uint16_t *x, const float *post, const float *comb,
+                                           uint16_t *out);
+DSV4_API dsv4_status dsv4_opt_hc_post_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *f,
+                                           const uint16_t *x, const float *post, const float *comb,
+                                           uint16_t *out);
+DSV4_API dsv4_status dsv4_ref_hc_head_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
+                                           const float *fn, const float *scale, const float *base,
+                                           uint16_t *y, const dsv4_hc_head_stages *stages);
+DSV4_API dsv4_status dsv4_opt_hc_head_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint16_t *x,
+                                           const float *fn, const float *scale, const float *base,
+                                           uint16_t *y, const dsv4_hc_head_stages *stages);
 
 /* Stage-level entry points of spec/mhc.md, so that each stage can be run on
  * the golden inputs of that stage.  Shapes as above; rows = number of fn rows
@@ -344,21 +359,23 @@ dsv4_status dsv4_opt_hc_head_bf16(const dsv4_mhc_cfg *cfg, size_t T, const uint1
  *   weighted_sum: x [T, hc, d], w [T, hc] -> y [T, d] (bf16 values)         (H5)
  * split and head_weights have no opt form: opt's gates are bit-exact with
  * them (spec/mhc.md §7), so one function serves both. */
-dsv4_status dsv4_ref_hc_rms(const dsv4_mhc_cfg *cfg, size_t T, const float *x, float *r);
-dsv4_status dsv4_opt_hc_rms(const dsv4_mhc_cfg *cfg, size_t T, const float *x, float *r);
-dsv4_status dsv4_ref_hc_mixes(const dsv4_mhc_cfg *cfg, size_t T, size_t rows, const float *x,
-                              const float *fn, const float *r, float *mixes);
-dsv4_status dsv4_opt_hc_mixes(const dsv4_mhc_cfg *cfg, size_t T, size_t rows, const float *x,
-                              const float *fn, const float *r, float *mixes);
-dsv4_status dsv4_hc_split(const dsv4_mhc_cfg *cfg, size_t T, const float *mixes,
-                          const float *scale, const float *base, float *pre, float *post,
-                          float *logits);
-dsv4_status dsv4_hc_head_weights(const dsv4_mhc_cfg *cfg, size_t T, const float *mixes,
-                                 const float *scale, const float *base, float *w);
-dsv4_status dsv4_ref_hc_weighted_sum(const dsv4_mhc_cfg *cfg, size_t T, const float *x,
-                                     const float *w, float *y);
-dsv4_status dsv4_opt_hc_weighted_sum(const dsv4_mhc_cfg *cfg, size_t T, const float *x,
-                                     const float *w, float *y);
+DSV4_API dsv4_status dsv4_ref_hc_rms(const dsv4_mhc_cfg *cfg, size_t T, const float *x, float *r);
+DSV4_API dsv4_status dsv4_opt_hc_rms(const dsv4_mhc_cfg *cfg, size_t T, const float *x, float *r);
+DSV4_API dsv4_status dsv4_ref_hc_mixes(const dsv4_mhc_cfg *cfg, size_t T, size_t rows,
+                                       const float *x, const float *fn, const float *r,
+                                       float *mixes);
+DSV4_API dsv4_status dsv4_opt_hc_mixes(const dsv4_mhc_cfg *cfg, size_t T, size_t rows,
+                                       const float *x, const float *fn, const float *r,
+                                       float *mixes);
+DSV4_API dsv4_status dsv4_hc_split(const dsv4_mhc_cfg *cfg, size_t T, const float *mixes,
+                                   const float *scale, const float *base, float *pre, float *post,
+                                   float *logits);
+DSV4_API dsv4_status dsv4_hc_head_weights(const dsv4_mhc_cfg *cfg, size_t T, const float *mixes,
+                                          const float *scale, const float *base, float *w);
+DSV4_API dsv4_status dsv4_ref_hc_weighted_sum(const dsv4_mhc_cfg *cfg, size_t T, const float *x,
+                                              const float *w, float *y);
+DSV4_API dsv4_status dsv4_opt_hc_weighted_sum(const dsv4_mhc_cfg *cfg, size_t T, const float *x,
+                                              const float *w, float *y);
 
 /* The two stages of Sinkhorn-Knopp (spec/mhc.md §3), with the statuses of
  * dsv4_*_sinkhorn; sinkhorn(cfg) equals iterate(cfg, init(cfg)) bit for bit.
@@ -367,14 +384,14 @@ dsv4_status dsv4_opt_hc_weighted_sum(const dsv4_mhc_cfg *cfg, size_t T, const fl
  *            cfg->iters is; out may equal logits;
  *   iterate: c [T, n, n] -> out: the cfg->iters - 1 further (row step,
  *            column step) rounds (S3); out may equal c. */
-dsv4_status dsv4_ref_sinkhorn_init(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
-                                   float *out);
-dsv4_status dsv4_opt_sinkhorn_init(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *logits,
-                                   float *out);
-dsv4_status dsv4_ref_sinkhorn_iterate(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *c,
-                                      float *out);
-dsv4_status dsv4_opt_sinkhorn_iterate(const dsv4_sinkhorn_cfg *cfg, size_t T, const float *c,
-                                      float *out);
+DSV4_API dsv4_status dsv4_ref_sinkhorn_init(const dsv4_sinkhorn_cfg *cfg, size_t T,
+                                            const float *logits, float *out);
+DSV4_API dsv4_status dsv4_opt_sinkhorn_init(const dsv4_sinkhorn_cfg *cfg, size_t T,
+                                            const float *logits, float *out);
+DSV4_API dsv4_status dsv4_ref_sinkhorn_iterate(const dsv4_sinkhorn_cfg *cfg, size_t T,
+                                               const float *c, float *out);
+DSV4_API dsv4_status dsv4_opt_sinkhorn_iterate(const dsv4_sinkhorn_cfg *cfg, size_t T,
+                                               const float *c, float *out);
 
 /* ------------------------------------------------------------------------ */
 /* Muon and AdamW (spec/muon.md)                                             */
@@ -392,31 +409,31 @@ typedef struct dsv4_ns_cfg {
 } dsv4_ns_cfg;
 
 /* V4's hybrid schedule: 8 x (3.4445, -4.7750, 2.0315) then 2 x (2, -1.5, 0.5). */
-extern const float dsv4_ns_v4_coef[10 * 3];
+DSV4_API extern const float dsv4_ns_v4_coef[10 * 3];
 #define DSV4_NS_V4 \
     {.steps = 10, .coef = dsv4_ns_v4_coef, .eps = 1e-7f, .eps_form = DSV4_NS_EPS_ADD}
 
 /* Newton-Schulz on z [rows, cols] -> out [rows, cols] (out may equal z).
  * steps_out, when not NULL, receives X after every step, in z's orientation:
  * [steps, rows, cols]. */
-dsv4_status dsv4_ref_newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
-                                   const float *z, float *out, float *steps_out);
+DSV4_API dsv4_status dsv4_ref_newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
+                                            const float *z, float *out, float *steps_out);
 /* opt: the same element-wise steps, the matrix products by dsv4_opt_sgemm
  * (spec/muon.md §5 tolerances; identical for any thread count). */
-dsv4_status dsv4_opt_newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
-                                   const float *z, float *out, float *steps_out);
+DSV4_API dsv4_status dsv4_opt_newton_schulz(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
+                                            const float *z, float *out, float *steps_out);
 
 /* The stages of Newton-Schulz on their own (spec/muon.md N1; N2-N4):
  *   normalize: z [rows, cols] -> x0 = z / (||z||_F + eps) (or max form), z's orientation;
  *   iterate:   the S steps from a given x0 -> out, steps_out [S, rows, cols] (may be NULL).
  * newton_schulz(z) = iterate(normalize(z)).  Normalization has no products:
  * one function serves ref and opt. */
-dsv4_status dsv4_ns_normalize(const dsv4_ns_cfg *cfg, size_t rows, size_t cols, const float *z,
-                              float *x0);
-dsv4_status dsv4_ref_ns_iterate(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
-                                const float *x0, float *out, float *steps_out);
-dsv4_status dsv4_opt_ns_iterate(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
-                                const float *x0, float *out, float *steps_out);
+DSV4_API dsv4_status dsv4_ns_normalize(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
+                                       const float *z, float *x0);
+DSV4_API dsv4_status dsv4_ref_ns_iterate(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
+                                         const float *x0, float *out, float *steps_out);
+DSV4_API dsv4_status dsv4_opt_ns_iterate(const dsv4_ns_cfg *cfg, size_t rows, size_t cols,
+                                         const float *x0, float *out, float *steps_out);
 
 typedef enum dsv4_muon_momentum {
     DSV4_MUON_MOMENTUM_SUM = 0, /* M = mu M + G; U = mu M + G (V4) */
@@ -444,31 +461,33 @@ typedef struct dsv4_muon_cfg {
 /* One Muon step on n_mats independent matrices of one shape:
  * g, w, m [n_mats, rows, cols]; w and m are updated in place.  ns_out, when
  * not NULL, receives each matrix's Newton-Schulz output O' [n_mats, rows, cols]. */
-dsv4_status dsv4_ref_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
-                               size_t cols, const float *g, float *w, float *m, float *ns_out);
-dsv4_status dsv4_opt_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
-                               size_t cols, const float *g, float *w, float *m, float *ns_out);
+DSV4_API dsv4_status dsv4_ref_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
+                                        size_t cols, const float *g, float *w, float *m,
+                                        float *ns_out);
+DSV4_API dsv4_status dsv4_opt_muon_step(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
+                                        size_t cols, const float *g, float *w, float *m,
+                                        float *ns_out);
 
 /* The element-wise stages of the Muon step, shared by ref and opt (bit-exact):
  *   nesterov: g, m [n_mats, rows, cols] -> m updated (M1), u = the Nesterov input (M2);
  *   update:   o, w [n_mats, rows, cols] -> w = w * fp32(1 - lr*wd) - sigma * o (M4, M5),
  *             sigma from the matrix shape [rows, cols] and the scale rule. */
-dsv4_status dsv4_muon_nesterov(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
-                               size_t cols, const float *g, float *m, float *u);
-dsv4_status dsv4_muon_update(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows, size_t cols,
-                            const float *o, float *w);
+DSV4_API dsv4_status dsv4_muon_nesterov(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
+                                        size_t cols, const float *g, float *m, float *u);
+DSV4_API dsv4_status dsv4_muon_update(const dsv4_muon_cfg *cfg, size_t n_mats, size_t rows,
+                                      size_t cols, const float *o, float *w);
 
 typedef struct dsv4_adamw_cfg {
     double lr, beta1, beta2, eps, weight_decay; /* V4: -, 0.9, 0.95, 1e-20, 0.1 */
 } dsv4_adamw_cfg;
 
 /* One AdamW step number `step` (>= 1): g, p, m, v [n]; p, m, v in place. */
-dsv4_status dsv4_ref_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, const float *g,
-                                float *p, float *m, float *v);
+DSV4_API dsv4_status dsv4_ref_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n,
+                                         const float *g, float *p, float *m, float *v);
 /* The same, vectorized and threaded: bit-exact with ref (same operations in
  * the same order, IEEE sqrt and division, no FMA). */
-dsv4_status dsv4_opt_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, const float *g,
-                                float *p, float *m, float *v);
+DSV4_API dsv4_status dsv4_opt_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n,
+                                         const float *g, float *p, float *m, float *v);
 
 #ifdef __cplusplus
 }

@@ -51,28 +51,28 @@ typedef struct dsv4_st {
 } dsv4_st;
 
 /* "F32", "F64", "BF16", "U8", "U16", "I32". */
-const char *dsv4_dtype_name(dsv4_dtype dt);
-size_t dsv4_dtype_size(dsv4_dtype dt);
+DSV4_API const char *dsv4_dtype_name(dsv4_dtype dt);
+DSV4_API size_t dsv4_dtype_size(dsv4_dtype dt);
 
 /* Parse a whole file held in memory.  On failure *out is left empty and, if
  * err is not NULL, a reason of at most errlen bytes is written to it. */
-dsv4_status dsv4_st_parse(const uint8_t *buf, size_t len, dsv4_st *out, char *err,
-                          size_t errlen);
-dsv4_status dsv4_st_read(const char *path, dsv4_st *out, char *err, size_t errlen);
+DSV4_API dsv4_status dsv4_st_parse(const uint8_t *buf, size_t len, dsv4_st *out, char *err,
+                                   size_t errlen);
+DSV4_API dsv4_status dsv4_st_read(const char *path, dsv4_st *out, char *err, size_t errlen);
 /* Serialize: header padded with spaces to a multiple of 8, tensors in the
  * order given, data packed without gaps.  *buf is malloc'ed. */
-dsv4_status dsv4_st_serialize(const dsv4_st *st, uint8_t **buf, size_t *len);
-dsv4_status dsv4_st_write(const char *path, const dsv4_st *st);
-void dsv4_st_free(dsv4_st *st);
+DSV4_API dsv4_status dsv4_st_serialize(const dsv4_st *st, uint8_t **buf, size_t *len);
+DSV4_API dsv4_status dsv4_st_write(const char *path, const dsv4_st *st);
+DSV4_API void dsv4_st_free(dsv4_st *st);
 /* Lookups; NULL when absent. */
-const dsv4_tensor *dsv4_st_find(const dsv4_st *st, const char *name);
-const char *dsv4_st_meta(const dsv4_st *st, const char *key);
+DSV4_API const dsv4_tensor *dsv4_st_find(const dsv4_st *st, const char *name);
+DSV4_API const char *dsv4_st_meta(const dsv4_st *st, const char *key);
 /* Builders: copy name/data in; shape has `rank` entries. */
-dsv4_status dsv4_st_add(dsv4_st *st, const char *name, dsv4_dtype dt, int rank,
-                        const size_t *shape, const void *data);
-dsv4_status dsv4_st_set_meta(dsv4_st *st, const char *key, const char *value);
+DSV4_API dsv4_status dsv4_st_add(dsv4_st *st, const char *name, dsv4_dtype dt, int rank,
+                                 const size_t *shape, const void *data);
+DSV4_API dsv4_status dsv4_st_set_meta(dsv4_st *st, const char *key, const char *value);
 /* Element count of a tensor (product of its shape; 1 for rank 0). */
-size_t dsv4_tensor_numel(const dsv4_tensor *t);
+DSV4_API size_t dsv4_tensor_numel(const dsv4_tensor *t);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # run-tests.sh BUILD - run every Criterion suite in BUILD/tests, the plain
-# stress programs in BUILD/stress, then the oracle's self test and `dsv4
-# verify` on the shipped golden vectors.
+# stress programs in BUILD/stress, then the oracle's self test, the layout
+# and exported-symbol checks and `dsv4 verify` on the shipped golden vectors.
 # Prints one closing line "tests: N passed, M failed" and exits non-zero if
 # anything failed.
 set -u
@@ -38,6 +38,7 @@ if [ -x "$BUILD/oracle" ]; then
     run golden-reproducible sh scripts/golden.sh "$BUILD" check
 fi
 run check-layout sh scripts/check-layout.sh
+run check-exports sh scripts/check-exports.sh "$BUILD"
 run dsv4-verify "$BUILD/dsv4" verify golden
 
 [ -z "$failed_names" ] || echo "failed:$failed_names"
