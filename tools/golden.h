@@ -1,5 +1,5 @@
 /* golden.h - reading and writing the metadata of golden-format files
- * (format v1: notes in spec/cli.md, "Golden file format").
+ * (format v1: spec/golden.md).
  *
  * A loaded description is checked against the registry: the operator must
  * exist, the config must be valid for it, the stage list must name the
