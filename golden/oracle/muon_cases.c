@@ -551,7 +551,7 @@ static int ns_build_case(size_t i, og_file *f, char *err, size_t errlen) {
 /* ======================================================================== */
 /* shipped cases: muon_step                                                  */
 /* ======================================================================== */
-/* G2 of the background notes: parameters p0..p3 of shapes 4x8, 8x4, 6x6,
+/* G2 of spec/muon.md §7: parameters p0..p3 of shapes 4x8, 8x4, 6x6,
  * 3x5 over three steps; case g2_p<p>_t<t> holds step t, whose in.w and in.m
  * are the golden update.w and momentum.m of step t-1. */
 enum { MU_BATCH = 12, N_MU = 15 }; /* cases batch, ns_keys, nonfinite follow G2 */
@@ -736,7 +736,7 @@ static int mu_build_case(size_t i, og_file *f, char *err, size_t errlen) {
         int p = (int)(i / 3), t = (int)(i % 3) + 1;
         rc = g2_inputs(p, t, &in);
         snprintf(desc, sizeof desc,
-                 "G2 of the Muon notes, parameter p%d (%s), step %d of 3: %s%s",
+                 "G2 (spec/muon.md section 7), parameter p%d (%s), step %d of 3: %s%s",
                  p, p == 0 ? "4x8" : p == 1 ? "8x4, transposed" : p == 2 ? "6x6" : "3x5", t,
                  t == 1 ? "in.w = W0, in.m = 0"
                         : "in.w and in.m are the golden update.w and momentum.m of the step before",
@@ -806,7 +806,7 @@ void ou_g3_hp(int t, ou_adamw_hp *hp) {
     hp->step = t;
 }
 
-/* G3 of the notes: inputs of step t (steps 1..t-1 computed on the way). */
+/* G3 of spec/muon.md §7: inputs of step t (steps 1..t-1 computed on the way). */
 static int g3_inputs(int t, aw_in *in) {
     memset(in, 0, sizeof *in);
     if (aw_alloc(in, 6) != 0) return -1;
@@ -899,8 +899,9 @@ static int aw_build_case(size_t i, og_file *f, char *err, size_t errlen) {
     } else {
         rc = g3_inputs((int)i + 1, &in);
         snprintf(desc, sizeof desc,
-                 "G3 of the AdamW notes, step %zu of 3 (an always-zero element, a sign flip, a "
-                 "zero gradient with v > 0); in.p, in.m, in.v are the golden outputs of step %zu",
+                 "G3 (spec/muon.md section 7), step %zu of 3 (an always-zero element, a sign "
+                 "flip, a zero gradient with v > 0); in.p, in.m, in.v are the golden outputs of "
+                 "step %zu",
                  i + 1, i);
     }
     if (rc != 0) {
