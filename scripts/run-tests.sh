@@ -38,6 +38,7 @@ if [ -x "$BUILD/oracle" ]; then
     run golden-reproducible sh scripts/golden.sh "$BUILD" check
 fi
 run check-layout sh scripts/check-layout.sh
+run check-standalone sh scripts/check-standalone.sh
 run dsv4-verify "$BUILD/dsv4" verify golden
 
 [ -z "$failed_names" ] || echo "failed:$failed_names"
