@@ -39,6 +39,7 @@ if [ -x "$BUILD/oracle" ]; then
 fi
 run check-layout sh scripts/check-layout.sh
 run check-exports sh scripts/check-exports.sh "$BUILD"
+run check-standalone sh scripts/check-standalone.sh
 run dsv4-verify "$BUILD/dsv4" verify golden
 
 [ -z "$failed_names" ] || echo "failed:$failed_names"

@@ -3,7 +3,7 @@
  * bit layout in double, searched for the nearest value with the tie rule.
  * Every encoder is checked over all 2^32 fp32 patterns (DSV4_EXHAUSTIVE=0
  * samples them instead), every decoder over all its codes, and the corner
- * cases of shared/reference/formats.md §12 are checked by name. */
+ * cases of spec/formats.md §6.1 are checked by name. */
 #include "dsv4.h"
 #include "sweep.h"
 
@@ -236,7 +236,7 @@ Test(decode, round_trips) {
     }
 }
 
-/* ---- named corners (shared/reference/formats.md §12) ---------------------------- */
+/* ---- named corners (spec/formats.md §6.1) --------------------------------------- */
 typedef struct corner { float x; uint32_t code; } corner;
 
 static void check_corners(const char *name, uint32_t (*enc)(float), const corner *c, size_t n) {

@@ -1,7 +1,7 @@
-/* test_mhc.c - the reference mHC against the MPFR values of the background
- * notes' case G1 (shared/reference/mhc-muon.md §5), plus property tests and
- * the classic mistakes this suite must catch (each assertion below names the
- * mistake it guards against):
+/* test_mhc.c - the reference mHC against the MPFR values of the worked case
+ * G1 (spec/mhc.md §10), plus property tests and the classic mistakes this
+ * suite must catch, the trap tests of spec/mhc.md §11 (each assertion below
+ * names the mistake it guards against):
  *   T1 sigmoid instead of softmax in Sinkhorn    T5 pre without + eps
  *   T2 comb not transposed in hc_post            T6 wrong iteration count / ending on a row step
  *   T3 eps missing or misplaced                  T7 RMS per stream instead of over the token
@@ -105,8 +105,8 @@ Test(g1, hc_pre_token0) {
         for (int j = 0; j < 4; j++) s += O.comb[0][j][k];
         near("column sum (T3)", s, colsum[k], 2e-7, 0);
     }
-    /* row sums are not 1 (peaked logits), but they are pinned by the oracle;
-     * eps in the row divisor shows here (T3) */
+    /* row sums are not 1 (peaked logits), but they are pinned by the oracle
+     * (T3; eps in the row divisor hides here, see traps.eps_in_row_divisor) */
     const double rowsum[4] = {1.0069341616, 1.02384998983, 0.994237210643, 0.974974636597};
     for (int j = 0; j < 4; j++) {
         double s = 0;

@@ -1,7 +1,7 @@
 /* test_muon.c - the reference Muon step, Newton-Schulz and AdamW against the
- * MPFR values of the background cases G2 and G3 (shared/reference/
- * mhc-muon.md §5), plus properties: scale invariance and transposition
- * symmetry of NS, singular values near 1, the decay-only step. */
+ * MPFR values of the worked cases G2 and G3 (spec/muon.md §7), plus
+ * properties: scale invariance and transposition symmetry of NS, singular
+ * values near 1, the decay-only step. */
 #include "dsv4.h"
 
 #include <criterion/criterion.h>

@@ -278,7 +278,7 @@ Test(quant_vs_ref, e4m3_floor, .timeout = 600) { check_all_shapes(DSV4_FMT_E4M3,
 Test(quant_vs_ref, e5m2_rceil, .timeout = 600) { check_all_shapes(DSV4_FMT_E5M2, DSV4_SCALE_RCEIL); }
 Test(quant_vs_ref, e5m2_floor, .timeout = 600) { check_all_shapes(DSV4_FMT_E5M2, DSV4_SCALE_FLOOR); }
 
-/* The worked FP4 vectors of shared/reference/formats.md 4.2, through opt. */
+/* The worked FP4 tiles of spec/formats.md §4.3, through opt. */
 Test(quant_vs_ref, fp4_worked_vectors) {
     const float in[4][4] = {{6, -3, 0.25f, 0.75f}, {12, 5, -5, 2.5f}, {4, 1, -0.1f, 0.3f}, {448, 1, 0, 0}};
     const uint8_t want_scale[4] = {0x7F, 0x80, 0x7F, 0x86};

@@ -1,8 +1,9 @@
-/* test_quant.c - the reference block quantizers: DeepSeek's worked vectors,
- * the scale rules at every power-of-two boundary, invalid tiles, tiles of
- * 128x128, in-place fake quant, bad arguments, and an exhaustive proof that
- * V4's kernel formula for the scale, log2ceil(fl(amax * fp32(1/M))), equals
- * the spec's exact ceil(log2(amax / M)) over every amax V4 can see. */
+/* test_quant.c - the reference block quantizers: the worked tiles of
+ * spec/formats.md §4.3, the scale rules at every power-of-two boundary,
+ * invalid tiles, tiles of 128x128, in-place fake quant, bad arguments, and
+ * an exhaustive proof that V4's kernel formula for the scale,
+ * log2ceil(fl(amax * fp32(1/M))), equals the spec's exact
+ * ceil(log2(amax / M)) over every amax V4 can see. */
 #include "dsv4.h"
 #include "sweep.h"
 
@@ -22,7 +23,7 @@ typedef struct fp4_case {
 } fp4_case;
 
 Test(fp4, worked_vectors) {
-    /* shared/reference/formats.md §4.2, "Worked vectors" */
+    /* spec/formats.md §4.3, "Worked tiles" */
     const fp4_case cases[] = {
         {{0, 0, 0, 0}, 0x01, {0, 0, 0, 0}, {0, 0, 0, 0}},
         {{-0.0f, 0, 0, 0}, 0x01, {8, 0, 0, 0}, {-0.0f, 0, 0, 0}},

@@ -262,7 +262,8 @@ static void bench_gemm(bench_ctx *x) {
  * rows (T = 64 and 256) time that GEMM stage alone (dsv4_*_hc_mixes, same
  * flops; the sum of squares of hc_pre's rms is not part of it), so the
  * difference to hc_pre is the rest of it: the second pass over x of the
- * weighted sum, split and Sinkhorn (spec/mhc.md §9).  The "bf16" rows run
+ * weighted sum, split and Sinkhorn (docs/perf/2026-12-06-mhc.md, "Where the
+ * time goes").  The "bf16" rows run
  * hc_pre on V4's own storage of the residual stream (dsv4_*_hc_pre_bf16: x
  * and y as bf16 codes, the same values and bits), which moves half the
  * bytes of x; same flops, same target (and hc_post's bf16 row, f, x and

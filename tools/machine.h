@@ -23,7 +23,7 @@ dsv4_status dsv4_machine_measure(int quick, dsv4_machine *m);
 /* The benchmark's buffers: `bytes` (rounded up to a whole cache line) at a
  * 64-byte boundary, as a caller that cares about speed allocates them
  * (malloc's 16-byte offset makes every 64-byte vector load of x and fn in
- * hc_pre straddle two cache lines: about 10% slower, spec/mhc.md §9).
+ * hc_pre straddle two cache lines; docs/perf/2026-12-06-bench.md).
  * NULL when out of memory; free() releases it. */
 void *dsv4_bench_alloc(size_t bytes);
 

@@ -244,8 +244,9 @@ static int quant_build_case(size_t i, og_file *f, char *err, size_t errlen) {
                  "-1, 0, 1 and largest k, powers of two, 448, the amax floor and its neighbours, "
                  "every tie both signs with fp32 neighbours at three scales, bf16-max and fp32 "
                  "subnormal inputs, NaN, +Inf, -Inf and all-NaN tiles%s.",
-                 q->what, q->cfg.fmt == ON_E2M1 ? ", and the worked vectors of the format notes"
-                                                : "");
+                 q->what,
+                 q->cfg.fmt == ON_E2M1 ? ", and the worked tiles of spec/formats.md section 4.3"
+                                       : "");
         rc = quant_build(f, &q->cfg, q->name, q->seed, desc, x.v, rows, q->cfg.bc, err, errlen);
         og_vec_free(&x);
         return rc;

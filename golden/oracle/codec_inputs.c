@@ -245,7 +245,7 @@ static void rows_ties(rowset *rs, const on_format *f, long k) {
     og_vec_free(&v);
 }
 
-/* The worked vectors of the format notes (FP4 block, first 4 elements). */
+/* The worked FP4 tiles of spec/formats.md §4.3 (first 4 elements). */
 static void rows_fp4_worked(rowset *rs) {
     const uint32_t next6 = ox_f32_nextup(0x40C00000u);
     const uint32_t rows[][4] = {
@@ -328,7 +328,7 @@ size_t oc_quant_adversarial_inputs(const oc_qcfg *c, og_vec *x) {
     row_add(&rs, r7, 4);
     const uint32_t nans[4] = {0x7FC00000u, 0xFFC00000u, 0x7F800001u, 0x7FFFFFFFu};
     row_fill(&rs, nans, 4);
-    /* 9. FP4: the worked vectors */
+    /* 9. FP4: the worked tiles */
     if (c->fmt == ON_E2M1) rows_fp4_worked(&rs);
     mpfr_clear(fl);
     return rs.rows;

@@ -1,8 +1,8 @@
 /* codec_selftest.c - the oracle's codec stages against worked vectors.
  *
- * The expected values are written out by hand from the format notes
- * (shared/reference/formats.md §2.2, §4.2, §7.2, §7.3, §8, §12) and from the
- * policy in spec/formats.md, not computed, so a wrong rule in numfmt.c or
+ * The expected values are written out by hand from spec/formats.md (the
+ * element rules and policy of §1-§3, the quantizer of §4, its worked tiles
+ * §4.3, the corner cases §6.1), not computed, so a wrong rule in numfmt.c or
  * codec.c (ties away from zero, a wrong scale rule, a lost sign) fails here. */
 #include "codec.h"
 
@@ -210,7 +210,7 @@ int oc_quant_selftest(void) {
     const oc_qcfg fp4 = {ON_E2M1, 1, 32, OC_RCEIL}, fp4f = {ON_E2M1, 1, 32, OC_FLOOR};
     const oc_qcfg fp8 = {ON_E4M3, 1, 128, OC_RCEIL}, e5 = {ON_E5M2, 1, 32, OC_RCEIL};
     const uint32_t q = 0x7FC00000u;
-    /* formats.md §4.2 worked vectors */
+    /* spec/formats.md §4.3, the worked tiles */
     static const qvec worked[] = {
         {4, {0, 0, 0, 0}, 0x01, {0, 0, 0, 0}, {0, 0, 0, 0}},
         {4, {0x80000000u, 0, 0, 0}, 0x01, {8, 0, 0, 0}, {0x80000000u, 0, 0, 0}},

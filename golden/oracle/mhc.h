@@ -5,7 +5,7 @@
  * mhc_build.c    stages of a whole case: rounding, tolerances, the file
  * mhc_cases.c    the shipped cases, `oracle gen`, the og_op entries
  * mhc_inputs.c   the input generators (G1 formulas, random draws, corners)
- * mhc_selftest.c G1 against the 12-digit values of the background notes
+ * mhc_selftest.c G1 against its 12-digit values in spec/mhc.md §10
  *
  * As in the codec family, fp32 data is held as uint32_t bit patterns and the
  * oracle never does C float arithmetic.  The exact functions below take the
@@ -130,10 +130,10 @@ void om_post_in_free(om_post_in *in);
 int om_sk_in_alloc(om_sk_in *in);
 void om_sk_in_free(om_sk_in *in);
 
-/* G1 of the background notes (hc 4, d 16, 3 tokens). */
+/* G1 of spec/mhc.md §10 (hc 4, d 16, 3 tokens). */
 int om_g1_hc_pre(om_gate_in *in, int iters);
 int om_g1_hc_head(om_gate_in *in);
-/* hc_post G1: f of the notes, x of G1, post and comb from G1's hc_pre. */
+/* hc_post G1: G1's f and x, post and comb from G1's hc_pre. */
 int om_g1_hc_post(om_post_in *in);
 /* Random cases: x bf16-valued ~N(0,1) (Irwin-Hall), fn ~N(0,1/K) fp32,
  * base ~N(0, 1/4); scale given (3 values for hc_pre, 1 for hc_head). */

@@ -52,9 +52,9 @@ static int pre_build_case(size_t i, og_file *f, char *err, size_t errlen) {
     switch (i) {
     case PRE_G1:
         rc = om_g1_hc_pre(&in, 20);
-        desc = "G1 of the mHC notes: hc 4, d 16, a mixed token, identical streams, a zero token; "
-               "negative post scale, comb logits 6 on the diagonal and a -200 row (exp "
-               "underflow).";
+        desc = "G1 (spec/mhc.md section 10): hc 4, d 16, a mixed token, identical streams, a "
+               "zero token; negative post scale, comb logits 6 on the diagonal and a -200 row "
+               "(exp underflow).";
         break;
     case PRE_RANDOM_D64:
         seed = 201;
@@ -177,8 +177,8 @@ static int head_build_case(size_t i, og_file *f, char *err, size_t errlen) {
     int rc;
     if (i == 0) {
         rc = om_g1_hc_head(&in);
-        desc = "G1 of the mHC notes for hc_head: hfn, scale 0.75, base [0.25, -0.5, 1, 0]; a "
-               "mixed token, identical streams, a zero token.";
+        desc = "G1 (spec/mhc.md section 10) for hc_head: hfn, scale 0.75, base [0.25, -0.5, "
+               "1, 0]; a mixed token, identical streams, a zero token.";
     } else {
         const uint32_t scale[1] = {F32_ONE};
         seed = 401;
@@ -246,7 +246,7 @@ static int post_build_case(size_t i, og_file *f, char *err, size_t errlen) {
                "positive with columns summing to about 1.";
     } else {
         rc = om_g1_hc_post(&in);
-        desc = "G1 of the mHC notes for hc_post: f of the notes, x of G1, post and comb the "
+        desc = "G1 (spec/mhc.md section 10) for hc_post: G1's f and x, post and comb the "
                "golden outputs of hc_pre.g1.";
     }
     if (rc != 0) {

@@ -1,7 +1,7 @@
 /* mhc_inputs.c - inputs of the mHC golden cases.
  *
- * G1 follows the formulas of shared/reference/mhc-muon.md §5 (every value a
- * short dyadic number, exact in bf16).  Random inputs use the oracle's own
+ * G1 follows the formulas of spec/mhc.md §10 (every value a short dyadic
+ * number, exact in bf16).  Random inputs use the oracle's own
  * integer RNG: a normal draw is the Irwin-Hall sum of twelve 32-bit uniforms
  * minus 6, formed exactly in MPFR, so no libm function is involved and the
  * bits are the same on every machine. */

@@ -1,7 +1,7 @@
-/* mhc_selftest.c - the oracle's mHC arithmetic against the G1 values of the
- * background notes (shared/reference/mhc-muon.md §5).
+/* mhc_selftest.c - the oracle's mHC arithmetic against the G1 values of
+ * spec/mhc.md §10.
  *
- * The notes quote an independent MPFR program's values of the exact chain
+ * The spec quotes an independent MPFR program's values of the exact chain
  * (no rounding between stages) to 12 significant digits (fewer for some).
  * The check below chains mhc.c's exact functions the same way and requires
  * agreement to half a unit of the last quoted digit, so a wrong order of
@@ -140,7 +140,7 @@ static void chain_clear(chain *ch) {
     for (int i = 0; i < CHAIN_VECS; i++) om_vec_clear(v[i]);
 }
 
-/* Token t of G1 through the exact chain, checked against the notes. */
+/* Token t of G1 through the exact chain, checked against spec/mhc.md §10. */
 static void g1_token(chain *ch, const om_gate_in *pre_in, const om_gate_in *head_in,
                      const om_post_in *post_in, size_t t, const mpfr_t eps) {
     const uint32_t *x = &pre_in->x[t * 64];
@@ -220,7 +220,7 @@ int om_selftest(void) {
         fprintf(stderr, "selftest mhc: out of memory\n");
         g_fail++;
     } else {
-        /* fp32(1e-6) is the constant of the notes */
+        /* fp32(1e-6) is the eps of spec/mhc.md §1 */
         mpfr_t dec;
         mpfr_init(dec);
         mpfr_set_str(dec, "1e-6", 10, MPFR_RNDN);

@@ -6,7 +6,7 @@
  *                 emulated double, rounded once), the element-wise updates
  *                 and their per-element error bounds
  * muon_cases.c    shipped cases, `oracle gen`, files and tolerances, og_op
- * muon_selftest.c G2/G3 of the background notes and hand-worked vectors
+ * muon_selftest.c G2/G3 of spec/muon.md §7 and hand-worked vectors
  *
  * fp32 data is held as uint32_t bit patterns; no C float arithmetic is done.
  * Within one stage everything is exact (MPFR, OX_PREC bits); each stage
@@ -116,7 +116,7 @@ void ou_adamw_kv_clear(ou_adamw_kv *kv);
 void ou_adamw(const ou_adamw_kv *k, const mpfr_t p, const mpfr_t m, const mpfr_t v,
               const mpfr_t g, mpfr_t p1, mpfr_t m1, mpfr_t v1, mpfr_t bp, mpfr_t bm, mpfr_t bv);
 
-/* ---- the worked examples of the notes (muon_cases.c) --------------------------- */
+/* ---- the worked cases G2, G3 of spec/muon.md §7 (muon_cases.c) ----------------- */
 /* G2 inputs: shape of parameter p (0..3), its W0 and its gradient at step t
  * (1..3) [rows, cols]. */
 void ou_g2_shape(int p, size_t *rows, size_t *cols);

@@ -586,7 +586,7 @@ static int ns_build_case(size_t i, og_file *f, char *err, size_t errlen) {
 /* ======================================================================== */
 /* shipped cases: muon_step                                                  */
 /* ======================================================================== */
-/* The worked case G2 (spec/muon.md): parameters p0..p3 of shapes 4x8, 8x4,
+/* The worked case G2 (spec/muon.md §7): parameters p0..p3 of shapes 4x8, 8x4,
  * 6x6, 3x5 over three steps; case g2_p<p> holds the three calls, each
  * starting from the state the one before left (W0 and M = 0 first). */
 enum { MU_BATCH = 4, N_MU = 7 }; /* cases batch, ns_keys, nonfinite follow G2 */
@@ -762,7 +762,7 @@ static int build_g2(og_file *f, int p, char *err, size_t errlen) {
     size_t rows, cols;
     ou_g2_shape(p, &rows, &cols);
     snprintf(desc, sizeof desc,
-             "worked case G2 of spec/muon.md, parameter p%d (%s): three steps from W0 and M = 0, "
+             "worked case G2 (spec/muon.md section 7), parameter p%d (%s): three steps from W0 and M = 0, "
              "each starting from the state the step before left%s",
              p, p == 0 ? "4x8" : p == 1 ? "8x4, transposed" : p == 2 ? "6x6" : "3x5",
              p == 3 ? "; zero gradients at steps 1 and 3 (decay only, then momentum only)" : "");
@@ -855,7 +855,7 @@ void ou_g3_hp(int t, ou_adamw_hp *hp) {
     hp->step = t;
 }
 
-/* G3 of the notes: inputs of step t (steps 1..t-1 computed on the way). */
+/* G3 of spec/muon.md §7: inputs of step t (steps 1..t-1 computed on the way). */
 static int g3_inputs(int t, aw_in *in) {
     memset(in, 0, sizeof *in);
     if (aw_alloc(in, 6) != 0) return -1;
@@ -925,7 +925,7 @@ static int aw_subnormal(aw_in *in, size_t n, uint64_t seed) {
     return 0;
 }
 
-/* The worked case G3 (spec/muon.md): three calls from p0, m = v = 0, the
+/* The worked case G3 (spec/muon.md §7): three calls from p0, m = v = 0, the
  * state carried as stored (config step 1: call k is step k + 1). */
 static int build_g3(og_file *f, char *err, size_t errlen) {
     aw_in in;
@@ -943,7 +943,7 @@ static int build_g3(og_file *f, char *err, size_t errlen) {
         if (t == 1) {
             memcpy(in.p, p0, sizeof p0);
             adamw_begin(f, aw_names[AW_G3], 0,
-                        "worked case G3 of spec/muon.md: three AdamW steps on six elements (an "
+                        "worked case G3 (spec/muon.md section 7): three AdamW steps on six elements (an "
                         "always-zero element, a sign flip, a zero gradient with v > 0)",
                         &in);
         }

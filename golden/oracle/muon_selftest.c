@@ -1,10 +1,10 @@
 /* muon_selftest.c - the optimizer family against worked values:
- *  - the fp32 constants and scalars of spec/muon.md and the notes (G2, G3);
+ *  - the fp32 constants and scalars of spec/muon.md (§1-§3, and §7 for G2, G3);
  *  - both eps forms and Newton-Schulz on matrices with orthogonal rows,
  *    whose singular values follow the scalar map p(s) = a s + b s^3 + c s^5,
  *    computed here independently in long double;
  *  - the 9-digit G2 (Muon, three steps) and G3 (AdamW, three steps) values of
- *    shared/reference/mhc-muon.md §5, which a separate MPFR program made. */
+ *    spec/muon.md §7, which a separate MPFR program made. */
 #include "muon.h"
 
 #include <stdio.h>
@@ -29,7 +29,7 @@ static int check_value_abs(const char *what, size_t i, uint32_t got, const char 
         (*inexact)++;
         return 0;
     }
-    fprintf(stderr, "selftest FAIL %s[%zu]: got %.9g (0x%08X), notes %s\n", what, i, (double)g,
+    fprintf(stderr, "selftest FAIL %s[%zu]: got %.9g (0x%08X), spec %s\n", what, i, (double)g,
             (unsigned)got, want);
     return 1;
 }
@@ -186,12 +186,12 @@ static int check_ns(void) {
 }
 
 /* ---- G2 and G3 --------------------------------------------------------------- */
-/* The notes' program carried the optimizer state (W, M; p, m, v) from step to
- * step without rounding and printed exact values to 9 digits, while a golden
+/* The values of spec/muon.md §7 carry the optimizer state (W, M; p, m, v)
+ * from step to step without rounding, exact to 9 digits, while a golden
  * file of step t starts from the fp32 outputs of step t-1.  So each value is
  * checked twice: the exact-state chain (below, through the same exact
- * functions) must agree with the notes to 1e-8 relative, and the golden
- * fp32 chain must be the fp32 rounding of the notes' value or 1 ulp away
+ * functions) must agree with the spec to 1e-8 relative, and the golden
+ * fp32 chain must be the fp32 rounding of the spec's value or 1 ulp away
  * (the rounded state moves results by up to about 1 ulp), and O' may move by
  * up to 1e-8 absolute: a relative change of 3e-8 in U (M rounded to fp32)
  * moves p1's step-2 O' by 4e-9, more than an ulp of its small entries. */
@@ -207,7 +207,7 @@ static int check_exact(const char *what, size_t i, const mpfr_t got, const char 
     if (bad) {
         char text[64];
         mpfr_snprintf(text, sizeof text, "%.12Rg", got);
-        fprintf(stderr, "selftest FAIL %s[%zu]: exact %s, notes %s\n", what, i, text, want);
+        fprintf(stderr, "selftest FAIL %s[%zu]: exact %s, spec %s\n", what, i, text, want);
     }
     mpfr_clears(w, d, (mpfr_ptr)0);
     return bad;
@@ -358,7 +358,7 @@ int ou_selftest(void) {
     int inexact = 0;
     int fails = check_constants() + check_ns() + check_g2(&inexact) + check_g3(&inexact);
     if (inexact)
-        fprintf(stderr, "muon selftest: %d golden G2/G3 value(s) 1 ulp from the notes' (allowed)\n",
+        fprintf(stderr, "muon selftest: %d golden G2/G3 value(s) 1 ulp from the spec's (allowed)\n",
                 inexact);
     return fails;
 }
