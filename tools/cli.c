@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "dsv4.h"
+#include "golden.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,7 @@ int dsv4_cli_version(int argc, char **argv, FILE *out, FILE *err) {
     (void)argc;
     (void)argv;
     (void)err;
-    fprintf(out, "dsv4 %s (golden format v1)\n", DSV4_VERSION_STRING);
+    fprintf(out, "dsv4 %s (golden format v%s)\n", DSV4_VERSION_STRING, DSV4_GOLDEN_VERSION);
     return DSV4_EXIT_OK;
 }
 
