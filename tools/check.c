@@ -58,14 +58,9 @@ static void check_stage(const dsv4_st *cand, const dsv4_st *gold, const dsv4_gol
     char tol[48] = "", detail[800] = "", label[96], name[256];
     size_t provided = 0, missing = 0, tie_rows = 0;
     int pass = 1;
-    if (dsv4_op_streaming(g->op)) snprintf(label, sizeof label, "%s@%zu", si->name, k);
-    else snprintf(label, sizeof label, "%s", si->name);
+    dsv4_golden_stage_text(g, k, s, label, sizeof label, tol, sizeof tol);
     for (size_t o = 0; o < si->n_outputs; o++) {
         const dsv4_tol_rule *rule = dsv4_golden_rule(g, k, s, o);
-        char one[48];
-        dsv4_tol_format(rule, one, sizeof one);
-        if (o == 0) snprintf(tol, sizeof tol, "%s", one);
-        else if (strcmp(one, tol) != 0) snprintf(tol, sizeof tol, "per-output");
         dsv4_call_name(g->op, k, si->outputs[o], name, sizeof name);
         const dsv4_tensor *c = dsv4_st_find(cand, name);
         dsv4_cmp r;

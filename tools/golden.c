@@ -9,6 +9,20 @@ const dsv4_tol_rule *dsv4_golden_rule(const dsv4_golden *g, size_t k, size_t s, 
     return &g->rules[k * g->n_outputs + g->first_output[s] + o];
 }
 
+void dsv4_golden_stage_text(const dsv4_golden *g, size_t k, size_t s, char *label,
+                            size_t label_len, char *tol, size_t tol_len) {
+    const dsv4_stage_inst *si = &g->cfg.stages[s];
+    if (dsv4_op_streaming(g->op)) snprintf(label, label_len, "%s@%zu", si->name, k);
+    else snprintf(label, label_len, "%s", si->name);
+    tol[0] = '\0';
+    for (size_t o = 0; o < si->n_outputs; o++) {
+        char one[64];
+        dsv4_tol_format(dsv4_golden_rule(g, k, s, o), one, sizeof one);
+        if (o == 0) snprintf(tol, tol_len, "%s", one);
+        else if (strcmp(one, tol) != 0) snprintf(tol, tol_len, "per-output");
+    }
+}
+
 dsv4_view dsv4_golden_view(const dsv4_golden *g, const dsv4_st *st, size_t k, char *prefix,
                            size_t prefix_len) {
     dsv4_view v = {0};

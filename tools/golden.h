@@ -31,6 +31,11 @@ dsv4_status dsv4_golden_load(const dsv4_st *st, dsv4_golden *g, char *err, size_
 void dsv4_golden_free(dsv4_golden *g);
 /* The rule of output o of stage instance s in call k. */
 const dsv4_tol_rule *dsv4_golden_rule(const dsv4_golden *g, size_t k, size_t s, size_t o);
+/* The label and tolerance text of stage s of call k as verify and check
+ * print them: "update" or, in a stream, "update@2"; the rule of its outputs,
+ * or "per-output" when they differ. */
+void dsv4_golden_stage_text(const dsv4_golden *g, size_t k, size_t s, char *label,
+                            size_t label_len, char *tol, size_t tol_len);
 /* The view of call k of a file: its tensors by their names within the call. */
 dsv4_view dsv4_golden_view(const dsv4_golden *g, const dsv4_st *st, size_t k, char *prefix,
                            size_t prefix_len);

@@ -31,14 +31,6 @@ static void row(FILE *out, tally *t, const char *kase, const char *impl, const c
         t->failed++;
 }
 
-/* "update" for a one-call operator, "update@2" for call 2 of a stream. */
-static void stage_label(const dsv4_golden *g, size_t k, size_t s, char *buf, size_t len) {
-    if (dsv4_op_streaming(g->op))
-        snprintf(buf, len, "%s@%zu", g->cfg.stages[s].name, k);
-    else
-        snprintf(buf, len, "%s", g->cfg.stages[s].name);
-}
-
 /* Compare the outputs of stage s of call k (found in `got` as
  * `<prefix><output>`) with the golden file; one row. */
 static void compare_stage(FILE *out, tally *t, const dsv4_st *gold, const dsv4_golden *g,
@@ -49,12 +41,9 @@ static void compare_stage(FILE *out, tally *t, const dsv4_st *gold, const dsv4_g
     double max_abs = 0.0;
     size_t tie_rows = 0;
     int pass = 1;
+    dsv4_golden_stage_text(g, k, s, label, sizeof label, tol_txt, sizeof tol_txt);
     for (size_t o = 0; o < si->n_outputs; o++) {
         const dsv4_tol_rule *rule = dsv4_golden_rule(g, k, s, o);
-        char one[48];
-        dsv4_tol_format(rule, one, sizeof one);
-        if (o == 0) snprintf(tol_txt, sizeof tol_txt, "%s", one);
-        else if (strcmp(one, tol_txt) != 0) snprintf(tol_txt, sizeof tol_txt, "per-output");
         snprintf(name, sizeof name, "%s%s", prefix, si->outputs[o]);
         const dsv4_tensor *gt = dsv4_st_find(got, name), *xt = dsv4_st_find(gold, name);
         dsv4_cmp r;
@@ -78,7 +67,6 @@ static void compare_stage(FILE *out, tally *t, const dsv4_st *gold, const dsv4_g
     if (pass && tie_rows)
         snprintf(detail, sizeof detail, "%zu row(s) equal only up to the order of tied scores",
                  tie_rows);
-    stage_label(g, k, s, label, sizeof label);
     snprintf(err_txt, sizeof err_txt, "%.3g", max_abs);
     row(out, t, g->case_name, dsv4_impl_name(impl), label, mode, err_txt, tol_txt, pass, detail);
 }
@@ -87,8 +75,7 @@ static void compare_stage(FILE *out, tally *t, const dsv4_st *gold, const dsv4_g
 static void stage_error(FILE *out, tally *t, const dsv4_golden *g, size_t k, size_t s,
                         dsv4_impl impl, const char *mode, const char *why) {
     char tol_txt[48], label[80];
-    dsv4_tol_format(dsv4_golden_rule(g, k, s, 0), tol_txt, sizeof tol_txt);
-    stage_label(g, k, s, label, sizeof label);
+    dsv4_golden_stage_text(g, k, s, label, sizeof label, tol_txt, sizeof tol_txt);
     row(out, t, g->case_name, dsv4_impl_name(impl), label, mode, "-", tol_txt, 0, why);
 }
 
