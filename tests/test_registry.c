@@ -379,3 +379,47 @@ Test(oracle, completes_and_checks_every_config_as_the_program_does, .timeout = 1
         }
     }
 }
+
+/* dsv4 run on a stream's golden file writes every call, carrying its own
+ * state (not the golden one) from call to call; dsv4 check accepts it,
+ * names the call of a planted error, and refuses a candidate that starts
+ * from another state. */
+Test(streaming, run_then_check_a_stream_call_by_call) {
+    const char *env = getenv("DSV4_GOLDEN_DIR"), *dir = env && *env ? env : "golden";
+    char gold[512], out[] = "/tmp/dsv4_test_stream_XXXXXX";
+    snprintf(gold, sizeof gold, "%s/adamw_step.g3.safetensors", dir);
+    int fd = mkstemp(out);
+    cr_assert(fd >= 0);
+    close(fd);
+    result r = call(dsv4_cli_run, "run", "adamw_step", "--in", gold, "--out", out, "--impl",
+                    "opt", NULL);
+    cr_assert_eq(r.rc, 0, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.out, "3 call(s)"), "%s", r.out);
+    result_free(&r);
+    r = call(dsv4_cli_check, "check", out, NULL);
+    cr_expect_eq(r.rc, 0, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.out, "update@2") && strstr(r.out, "CONFORMS"), "%s", r.out);
+    result_free(&r);
+    /* one element of call 1's update.p off by far more than its tolerance */
+    dsv4_st st = {0};
+    char err[256];
+    cr_assert_eq(dsv4_st_read(out, &st, err, sizeof err), DSV4_OK, "%s", err);
+    for (size_t i = 0; i < st.n_tensors; i++)
+        if (strcmp(st.tensors[i].name, "step1.update.p") == 0) ((float *)st.tensors[i].data)[1] += 0.5f;
+    cr_assert_eq(dsv4_st_write(out, &st), DSV4_OK);
+    r = call(dsv4_cli_check, "check", out, NULL);
+    cr_expect_eq(r.rc, 1, "%s", r.out);
+    cr_expect(strstr(r.out, "first divergence: stage update@1, tensor step1.update.p"), "%s",
+              r.out);
+    result_free(&r);
+    /* a starting state that is not the golden one */
+    for (size_t i = 0; i < st.n_tensors; i++)
+        if (strcmp(st.tensors[i].name, "step0.state.v") == 0) ((float *)st.tensors[i].data)[0] = 1.0f;
+    cr_assert_eq(dsv4_st_write(out, &st), DSV4_OK);
+    r = call(dsv4_cli_check, "check", out, NULL);
+    cr_expect_eq(r.rc, 1, "%s", r.out);
+    cr_expect(strstr(r.out, "different inputs (step0.state.v differs)"), "%s", r.out);
+    result_free(&r);
+    dsv4_st_free(&st);
+    remove(out);
+}
