@@ -6,7 +6,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-void dsv4_adamw_avx2(const dsv4_adamw_scalars *s, float *p, float *m, float *v, const float *g,
+static void adamw_avx2(const dsv4_adamw_scalars *s, float *p, float *m, float *v, const float *g,
                      size_t n) {
     const __m256 decay = _mm256_set1_ps(s->decay), w1 = _mm256_set1_ps(s->w1);
     const __m256 beta2 = _mm256_set1_ps(s->beta2), w2 = _mm256_set1_ps(s->w2);
@@ -28,4 +28,5 @@ void dsv4_adamw_avx2(const dsv4_adamw_scalars *s, float *p, float *m, float *v, 
     }
     dsv4_adamw_range(s, p + i, m + i, v + i, g + i, n - i);
 }
+const dsv4_adamw_kernels dsv4_adamw_kernels_avx2 = {adamw_avx2};
 #endif

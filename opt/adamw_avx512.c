@@ -5,7 +5,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-void dsv4_adamw_avx512(const dsv4_adamw_scalars *s, float *p, float *m, float *v,
+static void adamw_avx512(const dsv4_adamw_scalars *s, float *p, float *m, float *v,
                        const float *g, size_t n) {
     const __m512 decay = _mm512_set1_ps(s->decay), w1 = _mm512_set1_ps(s->w1);
     const __m512 beta2 = _mm512_set1_ps(s->beta2), w2 = _mm512_set1_ps(s->w2);
@@ -26,4 +26,5 @@ void dsv4_adamw_avx512(const dsv4_adamw_scalars *s, float *p, float *m, float *v
         _mm512_mask_storeu_ps(v + i, k, vv);
     }
 }
+const dsv4_adamw_kernels dsv4_adamw_kernels_avx512 = {adamw_avx512};
 #endif

@@ -15,7 +15,7 @@
  * 4096 x 4096 1974-2084 against 1527-1810 us, FP8 128x128 4095 against
  * 2968-3084 us (builds alternating).  Every element or tile is computed
  * from its own elements only, so the bits never depend on the split. */
-#include "formats_kernels.h"
+#include "kernels.h"
 
 enum { ARRAY_TASK = 1 << 16, TILE_TASK = 1 << 15, TASK_MAX = 1 << 20 };
 
@@ -27,14 +27,7 @@ enum { ARRAY_TASK = 1 << 16, TILE_TASK = 1 << 15, TASK_MAX = 1 << 20 };
 enum { STREAM_BYTES = 4 << 20 };
 
 static const dsv4_fmt_kernels *active_kernels(void) {
-#if defined(__x86_64__)
-    switch (dsv4_isa_active()) {
-    case DSV4_ISA_AVX512: return &dsv4_fmt_kernels_avx512;
-    case DSV4_ISA_AVX2: return &dsv4_fmt_kernels_avx2;
-    default: break;
-    }
-#endif
-    return &dsv4_fmt_kernels_scalar;
+    return dsv4_kernels_for(dsv4_isa_active())->formats;
 }
 
 /* ---- arrays ------------------------------------------------------------------ */

@@ -28,24 +28,11 @@
  * Sizes: blocks are evened out (m = 300 with mc = 240 gives two blocks of
  * 156 rows, rounded up to mr, rather than 240 + 60) so that threads get
  * similar work and no k-block is a sliver of a few terms. */
-#include "gemm_kernels.h"
+#include "kernels.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-const dsv4_gemm_kernels *dsv4_gemm_kernels_for(dsv4_isa isa) {
-#if defined(__x86_64__)
-    switch (isa) {
-    case DSV4_ISA_AVX512: return &dsv4_gemm_kernels_avx512;
-    case DSV4_ISA_AVX2: return &dsv4_gemm_kernels_avx2;
-    default: break;
-    }
-#else
-    (void)isa;
-#endif
-    return &dsv4_gemm_kernels_scalar;
-}
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
@@ -406,7 +393,7 @@ dsv4_status dsv4_opt_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t 
 
     gemm_job j;
     memset(&j, 0, sizeof j);
-    j.kern = dsv4_gemm_kernels_for(dsv4_isa_active());
+    j.kern = dsv4_kernels_for(dsv4_isa_active())->gemm;
     j.a = (dsv4_gemm_view){a, lda, trans_a != 0};
     j.bt = (dsv4_gemm_view){b, ldb, trans_b == 0};
     j.c = c;

@@ -64,9 +64,6 @@ extern const dsv4_gemm_kernels dsv4_gemm_kernels_avx2;
 extern const dsv4_gemm_kernels dsv4_gemm_kernels_avx512;
 #endif
 
-/* The table of an ISA (the scalar one for an unsupported value). */
-const dsv4_gemm_kernels *dsv4_gemm_kernels_for(dsv4_isa isa);
-
 /* The portable packer (opt/gemm.c); ISA packers fall back to it for the
  * cases they do not specialise. */
 void dsv4_gemm_pack(const dsv4_gemm_view *x, size_t r0, size_t rows, size_t p0, size_t kc,

@@ -27,7 +27,7 @@
  * Stages a kernel table leaves NULL run ref's code on each chunk (public
  * ref entry points with the chunk's token count), or dsv4_opt_sgemm for the
  * mixes. */
-#include "mhc_kernels.h"
+#include "kernels.h"
 
 #include <math.h>
 #include <sched.h>
@@ -136,7 +136,7 @@ static size_t elem_tokens(const mhc_job *j) {
  * thread (the thread count is read once, here). */
 static void job_base_init(mhc_job *j, size_t T) {
     memset(j, 0, sizeof *j);
-    j->k = dsv4_mhc_kernels_for(dsv4_isa_active());
+    j->k = dsv4_kernels_for(dsv4_isa_active())->mhc;
     j->T = T;
     j->slots = (size_t)dsv4_threads_get();
     atomic_init(&j->next_chunk, 0);

@@ -142,9 +142,6 @@ extern const dsv4_mhc_kernels dsv4_mhc_kernels_avx2;
 extern const dsv4_mhc_kernels dsv4_mhc_kernels_avx512;
 #endif
 
-/* The table of an ISA (the scalar one for an unsupported value). */
-const dsv4_mhc_kernels *dsv4_mhc_kernels_for(dsv4_isa isa);
-
 /* ---- vector expf (elementary_avx2.c, elementary_avx512.c) -----------------
  * dsv4_expf lane by lane: spec/elementary.md's steps E0-E4 in double, the
  * same multiplies and adds in the same order (no FMA), so the same bits. */

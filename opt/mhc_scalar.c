@@ -29,16 +29,3 @@ const dsv4_mhc_kernels dsv4_mhc_kernels_scalar = {
     .post = NULL,         /* ref */
     .expf_array = expf_array_scalar,
 };
-
-const dsv4_mhc_kernels *dsv4_mhc_kernels_for(dsv4_isa isa) {
-#if defined(__x86_64__)
-    switch (isa) {
-    case DSV4_ISA_AVX512: return &dsv4_mhc_kernels_avx512;
-    case DSV4_ISA_AVX2: return &dsv4_mhc_kernels_avx2;
-    default: break;
-    }
-#else
-    (void)isa;
-#endif
-    return &dsv4_mhc_kernels_scalar;
-}

@@ -9,7 +9,7 @@
  *  - identical bits for every thread count and on a repeated call;
  *  - the same status as ref for bad arguments. */
 #include "dsv4.h"
-#include "mhc_kernels.h"
+#include "kernels.h"
 #include "sweep.h"
 
 #include <criterion/criterion.h>
@@ -392,7 +392,7 @@ Test(mixes_segments, helped_parts_give_the_same_bits) {
     dsv4_isa isas[DSV4_ISA_COUNT];
     int n = isa_list(isas);
     for (int i = 0; i < n; i++) {
-        const dsv4_mhc_kernels *k = dsv4_mhc_kernels_for(isas[i]);
+        const dsv4_mhc_kernels *k = dsv4_kernels_for(isas[i])->mhc;
         if (!k->mixes_seg) continue;
         const char *name = dsv4_isa_name(isas[i]);
         check_segments(k, 5, 4 * DSV4_MHC_SEG + 37, 24, name); /* last segment with a tail */
@@ -540,7 +540,7 @@ static void expf_check_array(const float *x, size_t n) {
     dsv4_isa isas[DSV4_ISA_COUNT];
     int ni = isa_list(isas);
     for (int k = 0; k < ni; k++) {
-        dsv4_mhc_kernels_for(isas[k])->expf_array(x, got, n);
+        dsv4_kernels_for(isas[k])->mhc->expf_array(x, got, n);
         for (size_t i = 0; i < n; i++) {
             float want = dsv4_expf(x[i]);
             cr_assert_eq(bits(got[i]), bits(want), "expf %s x=%a (0x%08x): %a vs %a", dsv4_isa_name(isas[k]),
@@ -602,7 +602,7 @@ Test(expf, all_f32_best_isa, .timeout = 1200) {
     dsv4_isa best = dsv4_isa_best();
     if (best == DSV4_ISA_SCALAR) return;
     uint32_t first;
-    uint64_t bad = sweep_all_f32(sweep_expf, (void *)dsv4_mhc_kernels_for(best), &first);
+    uint64_t bad = sweep_all_f32(sweep_expf, (void *)dsv4_kernels_for(best)->mhc, &first);
     cr_assert_eq(bad, 0, "%s expf: %llu mismatches, first x = 0x%08x", dsv4_isa_name(best),
                  (unsigned long long)bad, first);
 }
