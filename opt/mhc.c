@@ -51,6 +51,7 @@ typedef void (*chunk_fn)(mhc_job *j, size_t lo, size_t n, size_t slot);
 /* Everything a phase may need; each phase reads the fields it uses. */
 struct mhc_job {
     const dsv4_mhc_kernels *k;
+    const dsv4_elementary_kernels *elem; /* expf for the gates */
     const dsv4_mhc_cfg *cfg;
     size_t K, hc, d, rows;
     size_t T, per_chunk;      /* tokens, tokens per chunk of the current phase */
@@ -136,7 +137,9 @@ static size_t elem_tokens(const mhc_job *j) {
  * thread (the thread count is read once, here). */
 static void job_base_init(mhc_job *j, size_t T) {
     memset(j, 0, sizeof *j);
-    j->k = dsv4_kernels_for(dsv4_isa_active())->mhc;
+    const dsv4_kernels *kernels = dsv4_kernels_for(dsv4_isa_active());
+    j->k = kernels->mhc;
+    j->elem = kernels->elementary;
     j->T = T;
     j->slots = (size_t)dsv4_threads_get();
     atomic_init(&j->next_chunk, 0);
@@ -340,7 +343,7 @@ static void gate_sigmoids(const mhc_job *j, size_t lo, size_t n, size_t first, s
         size_t t = i / count, q = i % count;
         out[i] = -(j->mixes[(lo + t) * j->rows + first + q] * scale + j->base[first + q]);
     }
-    j->k->expf_array(out, out, total);
+    j->elem->expf(out, out, total);
     for (size_t i = 0; i < total; i++) out[i] = 1.0f / (1.0f + out[i]);
 }
 

@@ -4,6 +4,8 @@
  * methods as mhc_avx512.c, on half the lanes and 16 registers. */
 #if defined(__x86_64__)
 #include "mhc_kernels.h"
+#define DSV4_VEC_AVX2
+#include "vexp.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -217,7 +219,7 @@ static void soa_softmax_rows(float *c, size_t n, __m256 eps) {
         for (size_t k = 1; k < n; k++) mx = _mm256_max_ps(ld(c, j * n + k), mx);
         __m256 s = _mm256_setzero_ps();
         for (size_t k = 0; k < n; k++) {
-            __m256 e = dsv4_expf_avx2(_mm256_sub_ps(ld(c, j * n + k), mx));
+            __m256 e = vexp(_mm256_sub_ps(ld(c, j * n + k), mx));
             st(c, j * n + k, e);
             s = _mm256_add_ps(s, e);
         }
@@ -394,6 +396,5 @@ const dsv4_mhc_kernels dsv4_mhc_kernels_avx2 = {
     .weighted_sum_bf16 = wsum_bf16_avx2,
     .post = post_avx2,
     .post_bf16 = post_bf16_avx2,
-    .expf_array = dsv4_expf_array_avx2,
 };
 #endif

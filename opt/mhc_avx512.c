@@ -3,6 +3,8 @@
  * (masked loads and stores never touch memory outside the mask). */
 #if defined(__x86_64__)
 #include "mhc_kernels.h"
+#define DSV4_VEC_AVX512
+#include "vexp.h"
 
 #include <immintrin.h>
 
@@ -224,7 +226,7 @@ static void soa_softmax_rows(float *c, size_t n, __m512 eps) {
         for (size_t k = 1; k < n; k++) mx = _mm512_max_ps(ld(c, j * n + k), mx);
         __m512 s = _mm512_setzero_ps();
         for (size_t k = 0; k < n; k++) {
-            __m512 e = dsv4_expf_avx512(_mm512_sub_ps(ld(c, j * n + k), mx));
+            __m512 e = vexp(_mm512_sub_ps(ld(c, j * n + k), mx));
             st(c, j * n + k, e);
             s = _mm512_add_ps(s, e);
         }
@@ -395,6 +397,5 @@ const dsv4_mhc_kernels dsv4_mhc_kernels_avx512 = {
     .weighted_sum_bf16 = wsum_bf16_avx512,
     .post = post_avx512,
     .post_bf16 = post_bf16_avx512,
-    .expf_array = dsv4_expf_array_avx512,
 };
 #endif

@@ -1,9 +1,8 @@
 /* mhc_kernels.h - the kernel table of mHC in opt/ (one instance per ISA:
- * mhc_scalar.c, mhc_avx2.c, mhc_avx512.c; opt/mhc.c picks one per call) and
- * the vector expf of elementary_avx2.c / elementary_avx512.c.
+ * mhc_scalar.c, mhc_avx2.c, mhc_avx512.c; opt/mhc.c runs the active ISA's).
  *
  * What is bit-exact with ref/mhc.c and what is not (spec/mhc.md §7):
- *  - sinkhorn, weighted_sum, post, expf: the operations of ref, in ref's
+ *  - sinkhorn, weighted_sum, post: the operations of ref, in ref's
  *    order, one rounding each (no FMA), lane by lane.  The SIMD files put one
  *    token (Sinkhorn) or one channel i (weighted_sum, post) in each lane.
  *  - sumsq and mixes: sums with FMA in an order of their own, which depends
@@ -106,9 +105,6 @@ typedef void (*dsv4_post_fn)(const float *f, const float *x, const float *post,
 typedef void (*dsv4_post_bf16_fn)(const uint16_t *f, const uint16_t *x, const float *post,
                                   const float *comb, size_t hc, size_t d, uint16_t *out);
 
-/* y[i] = dsv4_expf(x[i]) for i < n (y may equal x). */
-typedef void (*dsv4_expf_array_fn)(const float *x, float *y, size_t n);
-
 typedef struct dsv4_mhc_kernels {
     dsv4_sumsq_fn sumsq;
     dsv4_mixes_seg_fn mixes_seg; /* NULL: dsv4_opt_sgemm */
@@ -124,7 +120,6 @@ typedef struct dsv4_mhc_kernels {
     dsv4_wsum_bf16_fn weighted_sum_bf16;
     dsv4_post_fn post;          /* NULL: ref */
     dsv4_post_bf16_fn post_bf16; /* NULL: hc_post_bf16 widens and runs the fp32 operator */
-    dsv4_expf_array_fn expf_array;
 } dsv4_mhc_kernels;
 
 /* Tokens per chunk of the mixes at most.  A chunk's segments read all of
@@ -140,22 +135,6 @@ extern const dsv4_mhc_kernels dsv4_mhc_kernels_scalar;
 #if defined(__x86_64__)
 extern const dsv4_mhc_kernels dsv4_mhc_kernels_avx2;
 extern const dsv4_mhc_kernels dsv4_mhc_kernels_avx512;
-#endif
-
-/* ---- vector expf (elementary_avx2.c, elementary_avx512.c) -----------------
- * dsv4_expf lane by lane: spec/elementary.md's steps E0-E4 in double, the
- * same multiplies and adds in the same order (no FMA), so the same bits. */
-#if defined(__x86_64__) && defined(__AVX512F__)
-#include <immintrin.h>
-__m512 dsv4_expf_avx512(__m512 x);
-#endif
-#if defined(__x86_64__) && defined(__AVX2__)
-#include <immintrin.h>
-__m256 dsv4_expf_avx2(__m256 x);
-#endif
-#if defined(__x86_64__)
-void dsv4_expf_array_avx2(const float *x, float *y, size_t n);
-void dsv4_expf_array_avx512(const float *x, float *y, size_t n);
 #endif
 
 #endif
