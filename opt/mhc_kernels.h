@@ -1,9 +1,10 @@
 /* mhc_kernels.h - the kernel table of mHC in opt/ (one instance per ISA:
- * mhc_scalar.c, mhc_avx2.c, mhc_avx512.c; opt/mhc.c runs the active ISA's).
+ * mhc_scalar.c, and mhc_simd.c compiled for AVX2 and AVX-512; opt/mhc.c
+ * runs the active ISA's).
  *
  * What is bit-exact with ref/mhc.c and what is not (spec/mhc.md §7):
  *  - sinkhorn, weighted_sum, post: the operations of ref, in ref's
- *    order, one rounding each (no FMA), lane by lane.  The SIMD files put one
+ *    order, one rounding each (no FMA), lane by lane.  mhc_simd.c puts one
  *    token (Sinkhorn) or one channel i (weighted_sum, post) in each lane.
  *  - sumsq and mixes: sums with FMA in an order of their own, which depends
  *    only on K (never on the number of tokens of a call or the thread
