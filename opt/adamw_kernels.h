@@ -1,5 +1,6 @@
-/* adamw_kernels.h - the kernel table of AdamW in opt/ (one instance per ISA;
- * opt/adamw.c runs it over chunks of the arrays). */
+/* adamw_kernels.h - the kernel table of AdamW in opt/ (one instance per ISA:
+ * ref's loop, and adamw_simd.c compiled for AVX2 and AVX-512; opt/adamw.c
+ * runs the active ISA's over chunks of the arrays). */
 #ifndef DSV4_ADAMW_KERNELS_H
 #define DSV4_ADAMW_KERNELS_H
 
