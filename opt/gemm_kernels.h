@@ -1,6 +1,6 @@
 /* gemm_kernels.h - the SGEMM kernel table of opt/ (one instance per ISA:
- * gemm_scalar.c, gemm_avx2.c, gemm_avx512.c) and the panel packing that
- * opt/gemm.c does for all of them.
+ * gemm_scalar.c, and gemm_simd.c compiled for AVX2 and AVX-512) and the
+ * portable panel packing of opt/gemm.c.
  *
  * Data layout the micro-kernels see (spec/gemm.md, "opt"):
  *  - A packed sliver: mr rows of op(A) times kc terms, stored term-major,

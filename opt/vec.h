@@ -28,6 +28,7 @@
  *  - Integer lanes are uint32_t: vi_gt and vi_max_i32 / vi_min_i32 compare
  *    them as int32_t, vi_gt_u32 and vi_max_u32 / vi_min_u32 as unsigned.
  *  - vi_where(m, yes, no), vf_where: yes in the lanes of m, no elsewhere.
+ *  - vf_transpose(r) transposes the VEC_W x VEC_W block held in r[0 .. VEC_W).
  *  - Memory: vf_load / vf_store move VEC_W floats; the *_n forms move the
  *    first n lanes (n <= VEC_W), give 0 in the other lanes and touch no memory
  *    past the first n elements (AVX-512 through masked instructions; AVX2

@@ -75,6 +75,31 @@ static inline float vf_hsum(vf v) {
 static inline vi vf_as_vi(vf v) { return _mm256_castps_si256(v); }
 static inline vf vi_as_vf(vi v) { return _mm256_castsi256_ps(v); }
 
+/* In-register transpose: r[i] holds row i of an 8 x 8 block on entry,
+ * column i on return.  Three rounds: unpack pairs of floats, pairs of pairs,
+ * then exchange 128-bit halves. */
+static inline void vf_transpose(vf r[VEC_W]) {
+    vf t[VEC_W], u[VEC_W];
+#pragma GCC unroll 4
+    for (int g = 0; g < VEC_W / 2; g++) {
+        t[2 * g] = _mm256_unpacklo_ps(r[2 * g], r[2 * g + 1]);
+        t[2 * g + 1] = _mm256_unpackhi_ps(r[2 * g], r[2 * g + 1]);
+    }
+    /* u[4q + c], half L: rows 4q .. 4q+3 of column 4L + c */
+#pragma GCC unroll 2
+    for (int q = 0; q < 2; q++) {
+        u[4 * q] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * q + 1] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[4 * q + 2] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * q + 3] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+        r[c + 4] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+    }
+}
+
 /* ---- 32-bit integers ------------------------------------------------------------ */
 static inline vi vi_zero(void) { return _mm256_setzero_si256(); }
 static inline vi vi_set1(uint32_t x) { return _mm256_set1_epi32((int)x); }

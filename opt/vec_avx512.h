@@ -33,6 +33,8 @@ static inline vf vf_set1(float x) { return _mm512_set1_ps(x); }
 static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
 
+/* Whole vectors take plain moves: on some cores (AMD Zen 4 and 5) a masked
+ * store is several times slower than a plain one. */
 static inline vf vf_load_n(const float *p, size_t n) {
     return n == VEC_W ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(vm_first(n), p);
 }
@@ -75,6 +77,43 @@ static inline float vf_hsum(vf v) {
 
 static inline vi vf_as_vi(vf v) { return _mm512_castps_si512(v); }
 static inline vf vi_as_vf(vi v) { return _mm512_castsi512_ps(v); }
+
+/* In-register transpose: r[i] holds row i of a 16 x 16 block on entry,
+ * column i on return.  Four rounds: unpack pairs of floats, pairs of pairs,
+ * then exchange 128-bit quarters twice. */
+static inline void vf_transpose(vf r[VEC_W]) {
+    vf t[VEC_W], u[VEC_W], v88[2][4], vdd[2][4];
+#pragma GCC unroll 8
+    for (int g = 0; g < VEC_W / 2; g++) {
+        t[2 * g] = _mm512_unpacklo_ps(r[2 * g], r[2 * g + 1]);
+        t[2 * g + 1] = _mm512_unpackhi_ps(r[2 * g], r[2 * g + 1]);
+    }
+    /* u[4q + c], quarter L: rows 4q .. 4q+3 of column 4L + c */
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) {
+        __m512d a0 = _mm512_castps_pd(t[4 * q]), a1 = _mm512_castps_pd(t[4 * q + 1]);
+        __m512d a2 = _mm512_castps_pd(t[4 * q + 2]), a3 = _mm512_castps_pd(t[4 * q + 3]);
+        u[4 * q] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
+        u[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
+        u[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
+        u[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
+    }
+    /* v88[h][c]: rows 8h .. 8h+7 of columns c and c+8; vdd: columns c+4, c+12 */
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            v88[h][c] = _mm512_shuffle_f32x4(u[8 * h + c], u[8 * h + 4 + c], 0x88);
+            vdd[h][c] = _mm512_shuffle_f32x4(u[8 * h + c], u[8 * h + 4 + c], 0xDD);
+        }
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm512_shuffle_f32x4(v88[0][c], v88[1][c], 0x88);
+        r[c + 8] = _mm512_shuffle_f32x4(v88[0][c], v88[1][c], 0xDD);
+        r[c + 4] = _mm512_shuffle_f32x4(vdd[0][c], vdd[1][c], 0x88);
+        r[c + 12] = _mm512_shuffle_f32x4(vdd[0][c], vdd[1][c], 0xDD);
+    }
+}
 
 /* ---- 32-bit integers ------------------------------------------------------------ */
 static inline vi vi_zero(void) { return _mm512_setzero_si512(); }
