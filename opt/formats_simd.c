@@ -91,7 +91,7 @@ static inline vf value_of_abs(const vfmt *v, vi abs) {
 /* Signed codes of fp32 bits u (not NaN): the sign bit moved down to the
  * code's sign position. */
 static inline vi encode_finite(const vfmt *v, vi u) {
-    return vi_or_and(code_of_abs(v, abs_bits(u)), vi_srl(u, v->sign_shift), v->sign_bit);
+    return vi_or_sign(code_of_abs(v, abs_bits(u)), u, v->sign_shift, v->sign_bit);
 }
 
 /* Signed rounded values (decode(encode(q))) of fp32 bits u (not NaN). */

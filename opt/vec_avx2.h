@@ -107,7 +107,12 @@ static inline uint32_t vi_lane0(vi v) { return (uint32_t)_mm_cvtsi128_si32(_mm25
 static inline vi vi_and(vi a, vi b) { return _mm256_and_si256(a, b); }
 static inline vi vi_or(vi a, vi b) { return _mm256_or_si256(a, b); }
 static inline vi vi_andnot(vi a, vi b) { return _mm256_andnot_si256(a, b); } /* ~a & b */
-static inline vi vi_or_and(vi a, vi b, vi c) { return _mm256_or_si256(a, _mm256_and_si256(b, c)); } /* a | (b & c) */
+/* a | the sign bit of u moved down n places (bit = 1 << (31 - n)): the
+ * sign masked first, so that the load of u folds into the and. */
+static inline vi vi_or_sign(vi a, vi u, vcount n, vi bit) {
+    (void)bit;
+    return _mm256_or_si256(a, _mm256_srl_epi32(_mm256_and_si256(u, _mm256_set1_epi32((int)0x80000000u)), n));
+}
 static inline vi vi_add(vi a, vi b) { return _mm256_add_epi32(a, b); }
 static inline vi vi_sub(vi a, vi b) { return _mm256_sub_epi32(a, b); }
 #define vi_slli(a, n) _mm256_slli_epi32((a), (n))

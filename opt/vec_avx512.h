@@ -122,8 +122,11 @@ static inline uint32_t vi_lane0(vi v) { return (uint32_t)_mm_cvtsi128_si32(_mm51
 static inline vi vi_and(vi a, vi b) { return _mm512_and_si512(a, b); }
 static inline vi vi_or(vi a, vi b) { return _mm512_or_si512(a, b); }
 static inline vi vi_andnot(vi a, vi b) { return _mm512_andnot_si512(a, b); } /* ~a & b */
-/* a | (b & c) in one instruction (0xF8 is that function's truth table). */
-static inline vi vi_or_and(vi a, vi b, vi c) { return _mm512_ternarylogic_epi32(a, b, c, 0xF8); }
+/* a | the sign bit of u moved down n places (bit = 1 << (31 - n)): a shift
+ * and one ternary-logic instruction (0xF8: a | (b & c)). */
+static inline vi vi_or_sign(vi a, vi u, vcount n, vi bit) {
+    return _mm512_ternarylogic_epi32(a, _mm512_srl_epi32(u, n), bit, 0xF8);
+}
 static inline vi vi_add(vi a, vi b) { return _mm512_add_epi32(a, b); }
 static inline vi vi_sub(vi a, vi b) { return _mm512_sub_epi32(a, b); }
 #define vi_slli(a, n) _mm512_slli_epi32((a), (n))
