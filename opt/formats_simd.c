@@ -281,7 +281,8 @@ VEC_INLINE vi group_amax(const float *x, size_t bc) {
         const float *tile = x + (size_t)j * bc;
         prefetch_ahead(tile, bc);
         vi acc = abs_bits(vf_as_vi(vf_load(tile)));
-        for (size_t c = W; c < bc; c += W) acc = vi_max_u32(acc, abs_bits(vf_as_vi(vf_load(tile + c))));
+        for (size_t c = W; c < bc; c += W)
+            acc = vi_max_u32(acc, abs_bits(vf_as_vi(vf_load(tile + c))));
         m[j] = acc;
     }
     return vi_max_each(m);
@@ -434,7 +435,8 @@ static void fake_quant_group(const vfmt *v, const vrule *rule, const dsv4_tile_r
         if (bad >> j & 1) /* rare: an invalid tile is all NaN */
             for (size_t c = 0; c < bc; c += W) writer_put(w, vf_bits(DSV4_POLICY_F32_NAN));
         else
-            for (size_t c = 0; c < bc; c += W) writer_put(w, fake_value(v, vf_load(tile + c), inv, scale));
+            for (size_t c = 0; c < bc; c += W)
+                writer_put(w, fake_value(v, vf_load(tile + c), inv, scale));
     }
 }
 

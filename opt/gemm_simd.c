@@ -89,9 +89,10 @@ static void pack_rows_contiguous(const dsv4_gemm_view *x, size_t r0, size_t rows
         for (size_t s = 0; s * width < rows; s++) {
             size_t valid = min_sz(width, rows - s * width);
             float *d = out + (s * kc + p) * width;
-            vf_store_n(d, vf_load_n(src + s * width, min_sz(valid, W)), min_sz(width, W));
+            const float *from = src + s * width;
+            vf_store_n(d, vf_load_n(from, min_sz(valid, W)), min_sz(width, W));
             if (width > W)
-                vf_store_n(d + W, vf_load_n(src + s * width + W, valid > W ? valid - W : 0), width - W);
+                vf_store_n(d + W, vf_load_n(from + W, valid > W ? valid - W : 0), width - W);
         }
     }
 }
@@ -118,8 +119,10 @@ static void pack_terms_strided(const dsv4_gemm_view *x, size_t r, size_t valid, 
             vf_transpose(blk);
 #pragma GCC unroll 16
             for (size_t j = 0; j < W; j++)
-                if (j < terms)
-                    vf_store_n(dst + (p + j) * width + h * W, blk[j], p + j + 1 < kc ? spill : store);
+                if (j < terms) {
+                    float *to = dst + (p + j) * width + h * W;
+                    vf_store_n(to, blk[j], p + j + 1 < kc ? spill : store);
+                }
         }
     }
 }

@@ -56,10 +56,14 @@ static inline vf vf_sqrt(vf a) { return _mm256_sqrt_ps(a); }
 static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
 
-static inline vm vf_unord(vf a, vf b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_UNORD_Q)); }
+static inline vm vf_unord(vf a, vf b) {
+    return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_UNORD_Q));
+}
 static inline vm vf_le(vf a, vf b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LE_OQ)); }
 static inline vm vf_ge(vf a, vf b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_GE_OQ)); }
-static inline vf vf_where(vm m, vf yes, vf no) { return _mm256_blendv_ps(no, yes, _mm256_castsi256_ps(m)); }
+static inline vf vf_where(vm m, vf yes, vf no) {
+    return _mm256_blendv_ps(no, yes, _mm256_castsi256_ps(m));
+}
 
 /* Every lane = lane j of v. */
 static inline vf vf_lane(vf v, int j) { return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(j)); }
@@ -103,7 +107,9 @@ static inline void vf_transpose(vf r[VEC_W]) {
 /* ---- 32-bit integers ------------------------------------------------------------ */
 static inline vi vi_zero(void) { return _mm256_setzero_si256(); }
 static inline vi vi_set1(uint32_t x) { return _mm256_set1_epi32((int)x); }
-static inline uint32_t vi_lane0(vi v) { return (uint32_t)_mm_cvtsi128_si32(_mm256_castsi256_si128(v)); }
+static inline uint32_t vi_lane0(vi v) {
+    return (uint32_t)_mm_cvtsi128_si32(_mm256_castsi256_si128(v));
+}
 static inline vi vi_and(vi a, vi b) { return _mm256_and_si256(a, b); }
 static inline vi vi_or(vi a, vi b) { return _mm256_or_si256(a, b); }
 static inline vi vi_andnot(vi a, vi b) { return _mm256_andnot_si256(a, b); } /* ~a & b */
@@ -111,7 +117,8 @@ static inline vi vi_andnot(vi a, vi b) { return _mm256_andnot_si256(a, b); } /* 
  * sign masked first, so that the load of u folds into the and. */
 static inline vi vi_or_sign(vi a, vi u, vcount n, vi bit) {
     (void)bit;
-    return _mm256_or_si256(a, _mm256_srl_epi32(_mm256_and_si256(u, _mm256_set1_epi32((int)0x80000000u)), n));
+    __m256i sign = _mm256_and_si256(u, _mm256_set1_epi32((int)0x80000000u));
+    return _mm256_or_si256(a, _mm256_srl_epi32(sign, n));
 }
 static inline vi vi_add(vi a, vi b) { return _mm256_add_epi32(a, b); }
 static inline vi vi_sub(vi a, vi b) { return _mm256_sub_epi32(a, b); }
@@ -170,10 +177,12 @@ static inline vi vi_load_u8_n(const uint8_t *p, size_t n) {
 }
 
 static inline void vi_store_u8_n(uint8_t *p, vi v, size_t n) {
-    const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                          0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                          -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                          -1, -1);
     __m256i b = _mm256_shuffle_epi8(v, pick); /* the low bytes, 4 per 128-bit half */
-    __m128i bytes = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1)));
+    __m256i both = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
+    __m128i bytes = _mm256_castsi256_si128(both);
     if (n == VEC_W) {
         _mm_storel_epi64((__m128i *)p, bytes);
     } else {
@@ -211,8 +220,9 @@ static inline vi vi_load_nib_n(const uint8_t *p, size_t n) {
 }
 
 static inline void vi_store_nib_n(uint8_t *p, vi v, size_t n) {
-    const __m256i pick = _mm256_setr_epi8(0, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                          -1, -1, 0, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m256i pick = _mm256_setr_epi8(0, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                          -1, -1, -1, 0, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                          -1, -1);
     __m256i pair = _mm256_or_si256(v, _mm256_srli_epi64(v, 28)); /* byte 0 of qword i */
     __m256i b = _mm256_shuffle_epi8(pair, pick);
     uint32_t word = (uint32_t)_mm_cvtsi128_si32(
@@ -225,7 +235,8 @@ static inline vd vd_widen_lo(vf x) { return _mm256_cvtps_pd(_mm256_castps256_ps1
 static inline vd vd_widen_hi(vf x) { return _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)); }
 /* Each double rounded once to fp32 (the current rounding mode, RNE). */
 static inline vf vf_narrow(vd lo, vd hi) {
-    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1);
+    __m256 low = _mm256_castps128_ps256(_mm256_cvtpd_ps(lo));
+    return _mm256_insertf128_ps(low, _mm256_cvtpd_ps(hi), 1);
 }
 static inline vd vd_set1(double x) { return _mm256_set1_pd(x); }
 static inline vd vd_add(vd a, vd b) { return _mm256_add_pd(a, b); }

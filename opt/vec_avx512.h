@@ -118,7 +118,9 @@ static inline void vf_transpose(vf r[VEC_W]) {
 /* ---- 32-bit integers ------------------------------------------------------------ */
 static inline vi vi_zero(void) { return _mm512_setzero_si512(); }
 static inline vi vi_set1(uint32_t x) { return _mm512_set1_epi32((int)x); }
-static inline uint32_t vi_lane0(vi v) { return (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(v)); }
+static inline uint32_t vi_lane0(vi v) {
+    return (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(v));
+}
 static inline vi vi_and(vi a, vi b) { return _mm512_and_si512(a, b); }
 static inline vi vi_or(vi a, vi b) { return _mm512_or_si512(a, b); }
 static inline vi vi_andnot(vi a, vi b) { return _mm512_andnot_si512(a, b); } /* ~a & b */
@@ -158,12 +160,12 @@ static inline vi vi_max_each(const vi m[VEC_W]) {
     vi r[8], s4[4], t2[2];
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++) /* lanes 0-7: vector 2i, lanes 8-15: vector 2i+1 */
-        r[i] = _mm512_max_epu32(_mm512_shuffle_i32x4(m[2 * i], m[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                                _mm512_shuffle_i32x4(m[2 * i], m[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+        r[i] = _mm512_max_epu32(_mm512_shuffle_i32x4(m[2 * i], m[2 * i + 1], 0x44),
+                                _mm512_shuffle_i32x4(m[2 * i], m[2 * i + 1], 0xEE));
 #pragma GCC unroll 8
     for (int i = 0; i < 4; i++) /* 128-bit chunk q: vector 4i + q */
-        s4[i] = _mm512_max_epu32(_mm512_shuffle_i32x4(r[2 * i], r[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                 _mm512_shuffle_i32x4(r[2 * i], r[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+        s4[i] = _mm512_max_epu32(_mm512_shuffle_i32x4(r[2 * i], r[2 * i + 1], 0x88),
+                                 _mm512_shuffle_i32x4(r[2 * i], r[2 * i + 1], 0xDD));
 #pragma GCC unroll 8
     for (int i = 0; i < 2; i++) /* chunk q: lanes 0-1 vector 8i + q, lanes 2-3 vector 8i + 4 + q */
         t2[i] = _mm512_max_epu32(_mm512_unpacklo_epi64(s4[2 * i], s4[2 * i + 1]),
@@ -179,7 +181,8 @@ static inline vi vi_max_each(const vi m[VEC_W]) {
 
 /* ---- codes in memory -------------------------------------------------------------- */
 static inline vi vi_load_u8_n(const uint8_t *p, size_t n) {
-    __m128i b = n == VEC_W ? _mm_loadu_si128((const __m128i *)p) : _mm_maskz_loadu_epi8(vm_first(n), p);
+    __m128i b = n == VEC_W ? _mm_loadu_si128((const __m128i *)p)
+                           : _mm_maskz_loadu_epi8(vm_first(n), p);
     return _mm512_cvtepu8_epi32(b);
 }
 
@@ -190,7 +193,8 @@ static inline void vi_store_u8_n(uint8_t *p, vi v, size_t n) {
 }
 
 static inline vi vi_load_u16_n(const uint16_t *p, size_t n) {
-    __m256i h = n == VEC_W ? _mm256_loadu_si256((const __m256i *)p) : _mm256_maskz_loadu_epi16(vm_first(n), p);
+    __m256i h = n == VEC_W ? _mm256_loadu_si256((const __m256i *)p)
+                           : _mm256_maskz_loadu_epi16(vm_first(n), p);
     return _mm512_cvtepu16_epi32(h);
 }
 
@@ -201,7 +205,8 @@ static inline void vi_store_u16_n(uint16_t *p, vi v, size_t n) {
 }
 
 static inline vi vi_load_nib_n(const uint8_t *p, size_t n) {
-    __m128i b = n == VEC_W ? _mm_loadl_epi64((const __m128i *)p) : _mm_maskz_loadu_epi8(vm_first(n / 2), p);
+    __m128i b = n == VEC_W ? _mm_loadl_epi64((const __m128i *)p)
+                           : _mm_maskz_loadu_epi8(vm_first(n / 2), p);
     __m512i q = _mm512_cvtepu8_epi64(b); /* byte i in qword i */
     __m512i lo = _mm512_and_si512(q, _mm512_set1_epi64(0x0F));
     __m512i hi = _mm512_slli_epi64(_mm512_and_si512(q, _mm512_set1_epi64(0xF0)), 28);
@@ -243,6 +248,8 @@ static inline vjoin vjoin_make(size_t head) {
                             _mm512_set1_epi32((int)head));
 }
 
-static inline vf vf_join(vjoin j, vf prev, vf next) { return _mm512_permutex2var_ps(prev, j, next); }
+static inline vf vf_join(vjoin j, vf prev, vf next) {
+    return _mm512_permutex2var_ps(prev, j, next);
+}
 
 #endif
