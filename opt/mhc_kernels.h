@@ -45,8 +45,8 @@ static inline size_t dsv4_mhc_acc_rows(size_t rows, size_t tile_rows) {
  * `backward` the tiles are visited from the last to the first.  The
  * kernels go forward in even row groups and backward in odd ones, so each
  * group starts on the x lines the previous one read last, which are still
- * in L1 or L2 (spec/mhc.md §9).  Every (token, row) sum is its own, so the
- * visiting order changes no bit. */
+ * in L1 or L2.  Every (token, row) sum is its own, so the visiting order
+ * changes no bit. */
 static inline size_t dsv4_mhc_tile_count(size_t ntok, size_t tt) {
     return ntok / tt + ntok % tt;
 }
@@ -124,11 +124,8 @@ typedef struct dsv4_mhc_kernels {
 } dsv4_mhc_kernels;
 
 /* Tokens per chunk of the mixes at most.  A chunk's segments read all of
- * fn (1.5 MiB at V4-Flash sizes), so fewer, larger chunks read less.  At
- * T = 128 and 256, chunks of at most 32 tokens were within 4% of 64 on one
- * and two threads (calls alternating in one process); 16 was slower, and
- * 128 no faster.
- * The accumulators live in the driver's per-thread scratch (100 KiB for 64
+ * fn (1.5 MiB at V4-Flash sizes), so fewer, larger chunks read less of it;
+ * the accumulators live in the driver's per-thread scratch (100 KiB for 64
  * tokens with AVX-512). */
 enum { DSV4_MHC_MIX_TOKENS = 64 };
 
