@@ -2,8 +2,8 @@
  *
  * The kernels whose lanes do the same thing whatever their number (the codecs
  * and block quantizers, the mHC stages, the vector expf, AdamW, the SGEMM
- * micro-kernel) are written once, in opt/foo_simd.c, over the operations
- * below.  Each x86 ISA compiles such a source once: its wrapper (foo_avx2.c,
+ * micro-kernel and packer) are written once, in opt/foo_simd.c, over the
+ * operations below.  Each x86 ISA compiles such a source once: its wrapper (foo_avx2.c,
  * foo_avx512.c) defines DSV4_VEC_AVX2 or DSV4_VEC_AVX512 and includes it, with
  * the ISA's compiler flags.  A foo_simd.c is never compiled on its own (the
  * Makefile leaves *_simd.c out), and nothing here exists off x86-64.
