@@ -63,9 +63,14 @@ AVX512_FLAGS = -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma
 # flags on x86-64, left out elsewhere.
 isa_filter = $(if $(X86),$(1),$(filter-out %_avx2.c %_avx512.c,$(1)))
 
+# opt/*_simd.c hold the lane-wise kernels written once over the vector layer
+# (opt/vec.h): never compiled on their own, each is included by its ISA
+# wrappers (foo_avx2.c, foo_avx512.c), so it counts as a header here.
+SIMD_SRC = $(wildcard opt/*_simd.c)
+
 IO_SRC   = $(sort $(wildcard io/*.c))
 REF_SRC  = $(sort $(wildcard ref/*.c))
-OPT_SRC  = $(call isa_filter,$(sort $(wildcard opt/*.c)))
+OPT_SRC  = $(call isa_filter,$(filter-out $(SIMD_SRC),$(sort $(wildcard opt/*.c))))
 TOOL_LIB_SRC = $(call isa_filter,$(filter-out tools/main.c,$(sort $(wildcard tools/*.c))))
 TEST_SRC = $(sort $(wildcard tests/test_*.c))
 ORACLE_SRC = $(sort $(wildcard golden/oracle/*.c))
@@ -80,7 +85,7 @@ LIB_OBJ  = $(IO_OBJ) $(REF_SRC:%.c=$(BUILD)/%.o) $(OPT_SRC:%.c=$(BUILD)/%.o)
 TOOL_OBJ = $(TOOL_LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-HEADERS  = include/dsv4.h include/dsv4_io.h $(wildcard io/*.h ref/*.h opt/*.h tools/*.h tests/*.h golden/oracle/*.h)
+HEADERS  = include/dsv4.h include/dsv4_io.h $(wildcard io/*.h ref/*.h opt/*.h tools/*.h tests/*.h golden/oracle/*.h) $(SIMD_SRC)
 
 .PHONY: all lib run test test-build golden golden-check bench install uninstall clean fuzz check-deps tsan
 

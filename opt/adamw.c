@@ -4,13 +4,13 @@
  * (dsv4_task_units, opt.h: a few large pieces per thread, not many small
  * interleaved ones).  Element-wise, so bit-exact with ref and independent
  * of the thread count and the split. */
-#include "adamw_kernels.h"
+#include "kernels.h"
 
 enum { CHUNK = 16384, CHUNK_MAX = 1 << 20 };
 
 typedef struct adamw_job {
     dsv4_adamw_scalars s;
-    dsv4_adamw_kernel kernel;
+    dsv4_adamw_fn kernel;
     float *p, *m, *v;
     const float *g;
     size_t n;
@@ -23,15 +23,9 @@ static void adamw_task(void *ctx, size_t task) {
     j->kernel(&j->s, j->p + lo, j->m + lo, j->v + lo, j->g + lo, len);
 }
 
-static dsv4_adamw_kernel kernel_for(dsv4_isa isa) {
-#if defined(__x86_64__)
-    if (isa == DSV4_ISA_AVX512) return dsv4_adamw_avx512;
-    if (isa == DSV4_ISA_AVX2) return dsv4_adamw_avx2;
-#else
-    (void)isa;
-#endif
-    return dsv4_adamw_range;
-}
+/* The portable kernel is ref's own loop: the same operations in the same
+ * order are all the SIMD kernels do, lane by lane. */
+const dsv4_adamw_kernels dsv4_adamw_kernels_scalar = {dsv4_adamw_range};
 
 dsv4_status dsv4_opt_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, const float *g,
                                 float *p, float *m, float *v) {
@@ -39,6 +33,7 @@ dsv4_status dsv4_opt_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n, 
     dsv4_status st = dsv4_adamw_check(cfg, step, n, g, p, m, v);
     if (st != DSV4_OK || n == 0) return st;
     size_t per = n <= CHUNK ? n : dsv4_task_units(n, (size_t)dsv4_threads_get(), 64, CHUNK, CHUNK_MAX);
-    adamw_job job = {dsv4_adamw_scalars_of(cfg, step), kernel_for(dsv4_isa_active()), p, m, v, g, n, per};
+    dsv4_adamw_fn kernel = dsv4_kernels_for(dsv4_isa_active())->adamw->step;
+    adamw_job job = {dsv4_adamw_scalars_of(cfg, step), kernel, p, m, v, g, n, per};
     return dsv4_pool_run((n + per - 1) / per, adamw_task, &job);
 }

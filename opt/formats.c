@@ -8,14 +8,11 @@
  * each piece within one tile-row is one kernel call, and with one-row tiles
  * the whole run is).  The work is cut into the fewest pieces of at most
  * TASK_MAX elements that are a multiple of the thread count, spread evenly,
- * none below ARRAY_TASK / TILE_TASK elements (dsv4_task_units, opt.h).
- * Fixed pieces of 2^16 elements (arrays) or 2^15 (tiles), handed to the
- * threads in turn, were slower on two threads: encode bf16 of 16 Mi
- * elements 1355-1646 against 1195-1394 us, fake quant FP4 1x32 of
- * 4096 x 4096 1974-2084 against 1527-1810 us, FP8 128x128 4095 against
- * 2968-3084 us (builds alternating).  Every element or tile is computed
- * from its own elements only, so the bits never depend on the split. */
-#include "formats_kernels.h"
+ * none below ARRAY_TASK / TILE_TASK elements (dsv4_task_units, opt.h: a
+ * few large pieces per thread run faster than many small interleaved
+ * ones).  Every element or tile is computed from its own elements only, so
+ * the bits never depend on the split. */
+#include "kernels.h"
 
 enum { ARRAY_TASK = 1 << 16, TILE_TASK = 1 << 15, TASK_MAX = 1 << 20 };
 
@@ -27,14 +24,7 @@ enum { ARRAY_TASK = 1 << 16, TILE_TASK = 1 << 15, TASK_MAX = 1 << 20 };
 enum { STREAM_BYTES = 4 << 20 };
 
 static const dsv4_fmt_kernels *active_kernels(void) {
-#if defined(__x86_64__)
-    switch (dsv4_isa_active()) {
-    case DSV4_ISA_AVX512: return &dsv4_fmt_kernels_avx512;
-    case DSV4_ISA_AVX2: return &dsv4_fmt_kernels_avx2;
-    default: break;
-    }
-#endif
-    return &dsv4_fmt_kernels_scalar;
+    return dsv4_kernels_for(dsv4_isa_active())->formats;
 }
 
 /* ---- arrays ------------------------------------------------------------------ */

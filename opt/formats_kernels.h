@@ -1,9 +1,10 @@
 /* formats_kernels.h - the kernel table of the number formats and block
- * quantizers in opt/ (one instance per ISA: formats_scalar.c,
- * formats_avx2.c, formats_avx512.c; opt/formats.c picks one per call).
+ * quantizers in opt/ (one instance per ISA: formats_scalar.c, and
+ * formats_simd.c compiled for AVX2 and AVX-512; opt/formats.c runs the
+ * active ISA's).
  *
  * The arithmetic every ISA shares (spec/formats.md; formats_scalar.c writes
- * it out in plain C, the SIMD files lane by lane):
+ * it out in plain C, formats_simd.c lane by lane):
  *
  *  - FP8/FP4 encode of a = min(|q|, M) is one fp32 addition.  Let B be the
  *    exponent bits of a, raised to those of the element format's min normal

@@ -28,24 +28,11 @@
  * Sizes: blocks are evened out (m = 300 with mc = 240 gives two blocks of
  * 156 rows, rounded up to mr, rather than 240 + 60) so that threads get
  * similar work and no k-block is a sliver of a few terms. */
-#include "gemm_kernels.h"
+#include "kernels.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-const dsv4_gemm_kernels *dsv4_gemm_kernels_for(dsv4_isa isa) {
-#if defined(__x86_64__)
-    switch (isa) {
-    case DSV4_ISA_AVX512: return &dsv4_gemm_kernels_avx512;
-    case DSV4_ISA_AVX2: return &dsv4_gemm_kernels_avx2;
-    default: break;
-    }
-#else
-    (void)isa;
-#endif
-    return &dsv4_gemm_kernels_scalar;
-}
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
@@ -118,16 +105,15 @@ enum { PANEL_FLOATS = 4 << 20, PACK_TASK_SLIVERS = 8 };
  *                then packs the whole panel instead of its share, but no
  *                pool run separates packing from computing, and no thread
  *                reads slivers that another core wrote (and holds in its
- *                cache).  On two threads the shared packing of 512^3's
- *                1 MiB panel took 82 us, against 27 us for all of it on one
- *                thread (spec/gemm.md);
+ *                cache), which for a panel this small costs more than
+ *                packing all of it;
  *  B_PER_BLOCK:  not even one sliver of all k fits PANEL_FLOATS: each block
  *                packs its own columns, per k-block. */
 typedef enum { B_SHARED, B_PER_WORKER, B_PER_BLOCK } b_mode;
 
-/* B_PER_WORKER panels: at most OWN_PANEL_FLOATS packed floats (1 MiB, one
- * core's L2 here); the threads' buffers are then dsv4_thread_stride apart
- * (opt.h: with them closer, one thread ran its first block 40% slower). */
+/* B_PER_WORKER panels: at most OWN_PANEL_FLOATS packed floats (1 MiB, so
+ * that it stays in one core's L2); the threads' buffers are
+ * dsv4_thread_stride apart (opt.h). */
 enum { OWN_PANEL_FLOATS = 1 << 18 };
 
 typedef struct gemm_job {
@@ -330,8 +316,8 @@ static void plan(gemm_job *j, size_t threads) {
 }
 
 /* Slivers per pack task: PACK_TASK_SLIVERS, halved while that would leave
- * a worker without a pack task (a small panel, one k-block: at 256^3 the
- * whole panel was one task, packed by one thread while the other waited). */
+ * a worker without a pack task (else a small panel of one k-block would be
+ * one task, packed by one thread while the others wait). */
 static size_t pack_slivers(size_t slivers, size_t kblocks, size_t workers) {
     size_t per = PACK_TASK_SLIVERS;
     while (per > 1 && kblocks * ceil_div(slivers, per) < workers) per = ceil_div(per, 2);
@@ -406,7 +392,7 @@ dsv4_status dsv4_opt_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t 
 
     gemm_job j;
     memset(&j, 0, sizeof j);
-    j.kern = dsv4_gemm_kernels_for(dsv4_isa_active());
+    j.kern = dsv4_kernels_for(dsv4_isa_active())->gemm;
     j.a = (dsv4_gemm_view){a, lda, trans_a != 0};
     j.bt = (dsv4_gemm_view){b, ldb, trans_b == 0};
     j.c = c;

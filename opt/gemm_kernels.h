@@ -1,6 +1,6 @@
 /* gemm_kernels.h - the SGEMM kernel table of opt/ (one instance per ISA:
- * gemm_scalar.c, gemm_avx2.c, gemm_avx512.c) and the panel packing that
- * opt/gemm.c does for all of them.
+ * gemm_scalar.c, and gemm_simd.c compiled for AVX2 and AVX-512) and the
+ * portable panel packing of opt/gemm.c.
  *
  * Data layout the micro-kernels see (spec/gemm.md, "opt"):
  *  - A packed sliver: mr rows of op(A) times kc terms, stored term-major,
@@ -63,9 +63,6 @@ extern const dsv4_gemm_kernels dsv4_gemm_kernels_scalar;
 extern const dsv4_gemm_kernels dsv4_gemm_kernels_avx2;
 extern const dsv4_gemm_kernels dsv4_gemm_kernels_avx512;
 #endif
-
-/* The table of an ISA (the scalar one for an unsupported value). */
-const dsv4_gemm_kernels *dsv4_gemm_kernels_for(dsv4_isa isa);
 
 /* The portable packer (opt/gemm.c); ISA packers fall back to it for the
  * cases they do not specialise. */

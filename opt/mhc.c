@@ -7,27 +7,29 @@
  * are left.  Scratch therefore grows with the thread count, not with T, and
  * a thread keeps reusing the same scratch lines.
  *
- * Every stage is a phase over all T tokens, cut into fixed chunks of tokens
- * whose size depends only on the shapes, never on the thread count; each
- * token's results are computed from that token alone by the same sequence
- * of operations whatever chunk it falls in, so the bits never depend on the
- * thread count or on T.  The mixes kernel is the exception to fixed chunks:
- * a chunk reads all of fn (1.5 MiB at V4 sizes), so it gets as many tokens
- * as spreads T evenly over the threads (mix_tokens, at most
- * DSV4_MHC_MIX_TOKENS); its results do not depend on which tokens share a
- * chunk, nor on which thread sums which segment of k (mhc_kernels.h), so
- * the bits still never depend on the thread count.  With a mixes kernel,
- * hc_pre is one pass: a slot takes each chunk through rms + mixes (the
- * kernel sums the squares of x while it streams through), split + Sinkhorn
- * and the weighted sum, and the pool runs once; a thread left without a
- * chunk takes segments of a chunk still running (see "sharing").  Without
- * a kernel, it runs those stages as phases over all tokens.  Both go
- * through scratch arrays and copy the optional stage outputs at the end.
+ * Every stage is a phase over all T tokens, cut into chunks of tokens.  The
+ * gates (split + Sinkhorn) take chunks of GATE_CHUNK tokens.  The chunks of
+ * the element-wise phases (rms, weighted sum, hc_post; elem_tokens) and of
+ * the mixes (mix_tokens; a chunk reads all of fn, 1.5 MiB at V4 sizes, so
+ * it holds at most DSV4_MHC_MIX_TOKENS) spread T evenly over the threads:
+ * their size depends on T, K and the thread count.  The bits depend on
+ * neither: each token's results are computed from that token alone by the
+ * same sequence of operations whatever chunk it falls in, and the mixes'
+ * sums keep an order that depends on K only, not on which tokens share a
+ * chunk nor on which thread sums which segment of k (mhc_kernels.h).
+ *
+ * With a mixes kernel, hc_pre is one pass: a slot takes each chunk through
+ * rms + mixes (the kernel sums the squares of x while it streams through),
+ * split + Sinkhorn and the weighted sum, and the pool runs once; a thread
+ * left without a chunk takes segments of a chunk still running (see
+ * "sharing").  Without a kernel, it runs those stages as phases over all
+ * tokens.  Both go through scratch arrays and copy the optional stage
+ * outputs at the end.
  *
  * Stages a kernel table leaves NULL run ref's code on each chunk (public
  * ref entry points with the chunk's token count), or dsv4_opt_sgemm for the
  * mixes. */
-#include "mhc_kernels.h"
+#include "kernels.h"
 
 #include <math.h>
 #include <sched.h>
@@ -51,6 +53,7 @@ typedef void (*chunk_fn)(mhc_job *j, size_t lo, size_t n, size_t slot);
 /* Everything a phase may need; each phase reads the fields it uses. */
 struct mhc_job {
     const dsv4_mhc_kernels *k;
+    const dsv4_elementary_kernels *elem; /* expf for the gates */
     const dsv4_mhc_cfg *cfg;
     size_t K, hc, d, rows;
     size_t T, per_chunk;      /* tokens, tokens per chunk of the current phase */
@@ -117,15 +120,10 @@ static dsv4_status run_phase(mhc_job *j, chunk_fn chunk, size_t per_chunk) {
 
 /* Tokens per chunk of the element-wise phases (rms, weighted sum,
  * hc_post): chunks of at most ELEM_CHUNK elements of x (2 MiB of fp32),
- * spread evenly, but none below ELEM_CHUNK_MIN elements.  Fixed chunks of
- * 2^16 elements (4 tokens at V4-Flash sizes), handed to the threads in
- * turn, made hc_post on two threads 1.25x slower at T = 64 and 1.7x slower
- * at T = 256 (104-109 against 83-87 us, 612-696 against 356-404 us), and
- * 1.15x at T = 1024; chunks of 8 and 16 tokens came between.  Threads
- * writing many small interleaved pieces of the output run slower on this
- * machine than threads writing a few large ones.  The floor keeps tiny
- * calls on one thread: at T = 3, two threads took 7.9 us against 6.6 us
- * on one. */
+ * spread evenly over the threads (a few large pieces each: threads writing
+ * many small interleaved pieces of the output run slower), but none below
+ * ELEM_CHUNK_MIN elements, so that a tiny call stays on one thread, which
+ * is faster than waking another. */
 static size_t elem_tokens(const mhc_job *j) {
     size_t most = j->K >= ELEM_CHUNK ? 1 : ELEM_CHUNK / j->K;
     size_t least = j->K >= ELEM_CHUNK_MIN ? 1 : ELEM_CHUNK_MIN / j->K;
@@ -136,7 +134,9 @@ static size_t elem_tokens(const mhc_job *j) {
  * thread (the thread count is read once, here). */
 static void job_base_init(mhc_job *j, size_t T) {
     memset(j, 0, sizeof *j);
-    j->k = dsv4_mhc_kernels_for(dsv4_isa_active());
+    const dsv4_kernels *kernels = dsv4_kernels_for(dsv4_isa_active());
+    j->k = kernels->mhc;
+    j->elem = kernels->elementary;
     j->T = T;
     j->slots = (size_t)dsv4_threads_get();
     atomic_init(&j->next_chunk, 0);
@@ -156,10 +156,10 @@ static void job_init(mhc_job *j, const dsv4_mhc_cfg *cfg, size_t T, size_t K) {
 /* ---- per-slot scratch ---------------------------------------------------------------- */
 /* Floats rounded up to whole 64-byte cache lines: each slot's part of a
  * scratch array then starts on its own line, so slots running at once on
- * different cores never write to the same line (with adjacent parts sharing
- * a line, two threads ran Sinkhorn slower than one), and vector stores of
- * the kernels are aligned.  Scratch is per slot, not per chunk, so it does
- * not grow with T, and a thread keeps reusing the same lines. */
+ * different cores never write to the same line (no false sharing), and
+ * vector stores of the kernels are aligned.  Scratch is per slot, not per
+ * chunk, so it does not grow with T, and a thread keeps reusing the same
+ * lines. */
 static size_t whole_lines(size_t floats) { return (floats + 15) / 16 * 16; }
 
 /* *out = one part of `per_slot` floats (whole_lines) for each of the job's
@@ -226,11 +226,8 @@ static size_t mix_scratch_floats(const mhc_job *j, size_t chunk) {
 }
 
 /* Distance in floats from one slot's accumulators to the next one's
- * (opt.h).  Slots run at once on different cores, each adding to its own
- * accumulators token after token (1.6 KiB apart at V4 sizes); with the
- * parts adjacent, the second chunk's thread was 25-50% slower over its
- * mixes, and with them 64 KiB apart hc_pre at T = 256 was 5% slower than
- * with them 1 MiB apart. */
+ * (dsv4_thread_stride, opt.h): slots run at once on different cores, each
+ * adding to its own accumulators token after token. */
 static size_t mix_slot_stride(const mhc_job *j, size_t chunk) {
     return dsv4_thread_stride(mix_scratch_floats(j, chunk));
 }
@@ -339,7 +336,7 @@ static void gate_sigmoids(const mhc_job *j, size_t lo, size_t n, size_t first, s
         size_t t = i / count, q = i % count;
         out[i] = -(j->mixes[(lo + t) * j->rows + first + q] * scale + j->base[first + q]);
     }
-    j->k->expf_array(out, out, total);
+    j->elem->expf(out, out, total);
     for (size_t i = 0; i < total; i++) out[i] = 1.0f / (1.0f + out[i]);
 }
 
@@ -406,11 +403,10 @@ static dsv4_status phase_wsum(mhc_job *j) { return run_phase(j, wsum_chunk, elem
  * back, the owner waits for those parts and adds them in order.  Each segment
  * is added once, in ascending order, whoever summed it (mhc_kernels.h), so
  * the bits do not depend on who helped.  This evens out threads that run at
- * different speeds (a shared machine has slow phases on one vCPU): with and
- * without it, hc_pre's best call is the same and its median 2-5% lower with
- * it (spec/mhc.md §9).  The parts cost memory (a chunk's accumulators per
- * segment), so sharing is on only while there are at most 2 chunks per slot;
- * with more, the chunk-by-chunk hand-out balances most of the work. */
+ * different speeds (on a shared machine one CPU may be slow for a while).
+ * The parts cost memory (a chunk's accumulators per segment), so sharing is
+ * on only while there are at most 2 chunks per slot; with more, the
+ * chunk-by-chunk hand-out balances most of the work. */
 typedef struct chunk_state {
     _Alignas(64) atomic_ullong free_segs; /* free segments [front, back): front | back << 32 */
     atomic_int owned;                     /* the owner took segment 0: helpers may come */

@@ -1,10 +1,10 @@
 /* mhc_kernels.h - the kernel table of mHC in opt/ (one instance per ISA:
- * mhc_scalar.c, mhc_avx2.c, mhc_avx512.c; opt/mhc.c picks one per call) and
- * the vector expf of elementary_avx2.c / elementary_avx512.c.
+ * mhc_scalar.c, and mhc_simd.c compiled for AVX2 and AVX-512; opt/mhc.c
+ * runs the active ISA's).
  *
  * What is bit-exact with ref/mhc.c and what is not (spec/mhc.md §7):
- *  - sinkhorn, weighted_sum, post, expf: the operations of ref, in ref's
- *    order, one rounding each (no FMA), lane by lane.  The SIMD files put one
+ *  - sinkhorn, weighted_sum, post: the operations of ref, in ref's
+ *    order, one rounding each (no FMA), lane by lane.  mhc_simd.c puts one
  *    token (Sinkhorn) or one channel i (weighted_sum, post) in each lane.
  *  - sumsq and mixes: sums with FMA in an order of their own, which depends
  *    only on K (never on the number of tokens of a call or the thread
@@ -45,8 +45,8 @@ static inline size_t dsv4_mhc_acc_rows(size_t rows, size_t tile_rows) {
  * `backward` the tiles are visited from the last to the first.  The
  * kernels go forward in even row groups and backward in odd ones, so each
  * group starts on the x lines the previous one read last, which are still
- * in L1 or L2 (spec/mhc.md §9).  Every (token, row) sum is its own, so the
- * visiting order changes no bit. */
+ * in L1 or L2.  Every (token, row) sum is its own, so the visiting order
+ * changes no bit. */
 static inline size_t dsv4_mhc_tile_count(size_t ntok, size_t tt) {
     return ntok / tt + ntok % tt;
 }
@@ -106,9 +106,6 @@ typedef void (*dsv4_post_fn)(const float *f, const float *x, const float *post,
 typedef void (*dsv4_post_bf16_fn)(const uint16_t *f, const uint16_t *x, const float *post,
                                   const float *comb, size_t hc, size_t d, uint16_t *out);
 
-/* y[i] = dsv4_expf(x[i]) for i < n (y may equal x). */
-typedef void (*dsv4_expf_array_fn)(const float *x, float *y, size_t n);
-
 typedef struct dsv4_mhc_kernels {
     dsv4_sumsq_fn sumsq;
     dsv4_mixes_seg_fn mixes_seg; /* NULL: dsv4_opt_sgemm */
@@ -124,15 +121,11 @@ typedef struct dsv4_mhc_kernels {
     dsv4_wsum_bf16_fn weighted_sum_bf16;
     dsv4_post_fn post;          /* NULL: ref */
     dsv4_post_bf16_fn post_bf16; /* NULL: hc_post_bf16 widens and runs the fp32 operator */
-    dsv4_expf_array_fn expf_array;
 } dsv4_mhc_kernels;
 
 /* Tokens per chunk of the mixes at most.  A chunk's segments read all of
- * fn (1.5 MiB at V4-Flash sizes), so fewer, larger chunks read less.  At
- * T = 128 and 256, chunks of at most 32 tokens were within 4% of 64 on one
- * and two threads (calls alternating in one process); 16 was slower, and
- * 128 no faster.
- * The accumulators live in the driver's per-thread scratch (100 KiB for 64
+ * fn (1.5 MiB at V4-Flash sizes), so fewer, larger chunks read less of it;
+ * the accumulators live in the driver's per-thread scratch (100 KiB for 64
  * tokens with AVX-512). */
 enum { DSV4_MHC_MIX_TOKENS = 64 };
 
@@ -140,25 +133,6 @@ extern const dsv4_mhc_kernels dsv4_mhc_kernels_scalar;
 #if defined(__x86_64__)
 extern const dsv4_mhc_kernels dsv4_mhc_kernels_avx2;
 extern const dsv4_mhc_kernels dsv4_mhc_kernels_avx512;
-#endif
-
-/* The table of an ISA (the scalar one for an unsupported value). */
-const dsv4_mhc_kernels *dsv4_mhc_kernels_for(dsv4_isa isa);
-
-/* ---- vector expf (elementary_avx2.c, elementary_avx512.c) -----------------
- * dsv4_expf lane by lane: spec/elementary.md's steps E0-E4 in double, the
- * same multiplies and adds in the same order (no FMA), so the same bits. */
-#if defined(__x86_64__) && defined(__AVX512F__)
-#include <immintrin.h>
-__m512 dsv4_expf_avx512(__m512 x);
-#endif
-#if defined(__x86_64__) && defined(__AVX2__)
-#include <immintrin.h>
-__m256 dsv4_expf_avx2(__m256 x);
-#endif
-#if defined(__x86_64__)
-void dsv4_expf_array_avx2(const float *x, float *y, size_t n);
-void dsv4_expf_array_avx512(const float *x, float *y, size_t n);
 #endif
 
 #endif

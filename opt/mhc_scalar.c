@@ -16,10 +16,6 @@ static float sumsq_scalar(const float *x, size_t K) {
     return ss;
 }
 
-static void expf_array_scalar(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = dsv4_expf(x[i]);
-}
-
 const dsv4_mhc_kernels dsv4_mhc_kernels_scalar = {
     .sumsq = sumsq_scalar,
     .mixes_seg = NULL,    /* dsv4_opt_sgemm */
@@ -27,18 +23,4 @@ const dsv4_mhc_kernels dsv4_mhc_kernels_scalar = {
     .sinkhorn_lanes = 1,
     .weighted_sum = NULL, /* ref */
     .post = NULL,         /* ref */
-    .expf_array = expf_array_scalar,
 };
-
-const dsv4_mhc_kernels *dsv4_mhc_kernels_for(dsv4_isa isa) {
-#if defined(__x86_64__)
-    switch (isa) {
-    case DSV4_ISA_AVX512: return &dsv4_mhc_kernels_avx512;
-    case DSV4_ISA_AVX2: return &dsv4_mhc_kernels_avx2;
-    default: break;
-    }
-#else
-    (void)isa;
-#endif
-    return &dsv4_mhc_kernels_scalar;
-}

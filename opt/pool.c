@@ -7,29 +7,24 @@
  * callers); a call made from inside a task runs inline.
  *
  * Waiting: a thread that sleeps on a condition variable can take tens of
- * microseconds to wake (on a virtual machine, ~75 us was measured here),
- * which is the whole run time of many calls.  So a worker that finished a
- * job first spins for up to SPIN_NS on the job counter before it sleeps,
- * and the caller spins the same way before it sleeps waiting for the
- * workers; back-to-back calls then never wait for a wake-up.  Spinning
- * only pays when every thread has a CPU: with more threads than online
- * CPUs a spinning thread takes the CPU that the one it waits for needs
- * (sgemm 256^3 with 3 threads on 2 CPUs fell from 224 to 30 GFLOP/s), so
- * then nobody spins; and a spinning thread yields its CPU every 256 rounds
- * in case other processes want it.
+ * microseconds to wake, which is the whole run time of many calls.  So a
+ * worker that finished a job first spins for up to SPIN_NS on the job
+ * counter before it sleeps, and the caller spins the same way before it
+ * sleeps waiting for the workers; back-to-back calls then never wait for a
+ * wake-up.  Spinning only pays when every thread has a CPU: with more
+ * threads than online CPUs a spinning thread takes the CPU that the one it
+ * waits for needs, so then nobody spins; and a spinning thread yields its
+ * CPU every 256 rounds in case other processes want it.
  *
  * Placement (Linux): the scheduler sometimes puts a worker on the CPU the
  * caller is running on, even with another CPU idle, and leaves it there for
  * tens of milliseconds.  The worker then cannot run until the caller stops
  * computing, so the caller does every task itself and the call takes as
- * long as on one thread.  On this project's 2-vCPU VM that happened in 5 of
- * 16 processes, for 31-65 of their 300 hc_pre calls (each about 2x slower;
- * spec/mhc.md §9).  So a worker that finds itself on the caller's CPU when
- * it joins a job steps aside: it narrows its CPU mask to the others for a
- * moment, so the kernel moves it at once, then puts its mask back as it
- * was.  Then no process of 16 had more slow calls than usual.  A mask is
- * never widened, the caller is never moved, and nothing happens when the
- * threads outnumber the CPUs (they must share then).
+ * long as on one thread.  So a worker that finds itself on the caller's CPU
+ * when it joins a job steps aside: it narrows its CPU mask to the others
+ * for a moment, so the kernel moves it at once, then puts its mask back as
+ * it was.  A mask is never widened, the caller is never moved, and nothing
+ * happens when the threads outnumber the CPUs (they must share then).
  *
  * Thread count: dsv4_threads_set(), else DSV4_THREADS, else the number of
  * online CPUs, capped at DSV4_MAX_THREADS. */

@@ -15,7 +15,7 @@
  * Thread counts 1, 2, 3 give identical bits.  Bad arguments give the same
  * status from ref and opt. */
 #include "dsv4.h"
-#include "gemm_kernels.h"
+#include "kernels.h"
 
 #include <criterion/criterion.h>
 #include <float.h>
@@ -227,7 +227,7 @@ Test(gemm, transposes_around_blocks) {
     dsv4_isa isas[DSV4_ISA_COUNT];
     int n_isa = isa_list(isas);
     for (int s = 0; s < n_isa; s++) {
-        const dsv4_gemm_kernels *kn = dsv4_gemm_kernels_for(isas[s]);
+        const dsv4_gemm_kernels *kn = dsv4_kernels_for(isas[s])->gemm;
         for (int t = 0; t < 4; t++) {
             gemm_case g = {t & 1, t >> 1, 2 * kn->mr + 1, 3 * kn->nr - 1, kn->kc + 3,
                            2, 1, 3, 0.5f, 1.5f, 0, 0};
@@ -265,7 +265,7 @@ Test(gemm, panel_packed_per_thread) {
     int n_isa = isa_list(isas);
     for (int s = 0; s < n_isa; s++)
         for (int tb = 0; tb < 2; tb++) {
-            gemm_case g = {0, tb, 389, 97, 3 * dsv4_gemm_kernels_for(isas[s])->kc + 5,
+            gemm_case g = {0, tb, 389, 97, 3 * dsv4_kernels_for(isas[s])->gemm->kc + 5,
                            1, 2, 0, 1.0f, 0.0f, 0, 24};
             run_case(&g, isas[s], 2);
             run_case(&g, isas[s], 3);

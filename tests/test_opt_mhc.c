@@ -9,7 +9,7 @@
  *  - identical bits for every thread count and on a repeated call;
  *  - the same status as ref for bad arguments. */
 #include "dsv4.h"
-#include "mhc_kernels.h"
+#include "kernels.h"
 #include "sweep.h"
 
 #include <criterion/criterion.h>
@@ -395,7 +395,7 @@ Test(mixes_segments, helped_parts_give_the_same_bits) {
     dsv4_isa isas[DSV4_ISA_COUNT];
     int n = isa_list(isas);
     for (int i = 0; i < n; i++) {
-        const dsv4_mhc_kernels *k = dsv4_mhc_kernels_for(isas[i]);
+        const dsv4_mhc_kernels *k = dsv4_kernels_for(isas[i])->mhc;
         if (!k->mixes_seg) continue;
         const char *name = dsv4_isa_name(isas[i]);
         check_segments(k, 5, 4 * DSV4_MHC_SEG + 37, 24, name); /* last segment with a tail */
@@ -587,7 +587,7 @@ static void expf_check_array(const float *x, size_t n) {
     dsv4_isa isas[DSV4_ISA_COUNT];
     int ni = isa_list(isas);
     for (int k = 0; k < ni; k++) {
-        dsv4_mhc_kernels_for(isas[k])->expf_array(x, got, n);
+        dsv4_kernels_for(isas[k])->elementary->expf(x, got, n);
         for (size_t i = 0; i < n; i++) {
             float want = dsv4_expf(x[i]);
             cr_assert_eq(bits(got[i]), bits(want), "expf %s x=%a (0x%08x): %a vs %a", dsv4_isa_name(isas[k]),
@@ -626,14 +626,14 @@ Test(expf, specials_powers_and_sample) {
 }
 
 static uint64_t sweep_expf(void *ctx, uint64_t lo, uint64_t n, uint64_t stride, uint32_t *first_bad) {
-    const dsv4_mhc_kernels *k = ctx;
+    const dsv4_elementary_kernels *k = ctx;
     enum { B = 4096 };
     float x[B], y[B];
     uint64_t bad = 0;
     for (uint64_t i = 0; i < n; i += B * stride) {
         size_t m = 0;
         for (uint64_t q = i; q < n && m < B; q += stride) x[m++] = f32((uint32_t)(lo + q));
-        k->expf_array(x, y, m);
+        k->expf(x, y, m);
         for (size_t q = 0; q < m; q++)
             if (bits(y[q]) != bits(dsv4_expf(x[q]))) {
                 if (!bad) *first_bad = bits(x[q]);
@@ -649,7 +649,7 @@ Test(expf, all_f32_best_isa, .timeout = 1200) {
     dsv4_isa best = dsv4_isa_best();
     if (best == DSV4_ISA_SCALAR) return;
     uint32_t first;
-    uint64_t bad = sweep_all_f32(sweep_expf, (void *)dsv4_mhc_kernels_for(best), &first);
+    uint64_t bad = sweep_all_f32(sweep_expf, (void *)dsv4_kernels_for(best)->elementary, &first);
     cr_assert_eq(bad, 0, "%s expf: %llu mismatches, first x = 0x%08x", dsv4_isa_name(best),
                  (unsigned long long)bad, first);
 }
