@@ -63,15 +63,15 @@ AVX512_FLAGS = -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma
 # flags on x86-64, left out elsewhere.
 isa_filter = $(if $(X86),$(1),$(filter-out %_avx2.c %_avx512.c,$(1)))
 
-# opt/*_simd.c hold the lane-wise kernels written once over the vector layer
+# opt/*_simd.c (and tools/*_simd.c) hold the lane-wise kernels written once over the vector layer
 # (opt/vec.h): never compiled on their own, each is included by its ISA
 # wrappers (foo_avx2.c, foo_avx512.c), so it counts as a header here.
-SIMD_SRC = $(wildcard opt/*_simd.c)
+SIMD_SRC = $(wildcard opt/*_simd.c tools/*_simd.c)
 
 IO_SRC   = $(sort $(wildcard io/*.c))
 REF_SRC  = $(sort $(wildcard ref/*.c))
 OPT_SRC  = $(call isa_filter,$(filter-out $(SIMD_SRC),$(sort $(wildcard opt/*.c))))
-TOOL_LIB_SRC = $(call isa_filter,$(filter-out tools/main.c,$(sort $(wildcard tools/*.c))))
+TOOL_LIB_SRC = $(call isa_filter,$(filter-out tools/main.c $(SIMD_SRC),$(sort $(wildcard tools/*.c))))
 TEST_SRC = $(sort $(wildcard tests/test_*.c))
 ORACLE_SRC = $(sort $(wildcard golden/oracle/*.c))
 # The registry (operators, configs, stages, the golden-file loader), built
