@@ -222,6 +222,19 @@ DSV4_API dsv4_status dsv4_opt_fake_quant(const dsv4_quant_cfg *cfg, size_t rows,
 DSV4_API float dsv4_expf(float x);
 /* 1 / (1 + e^-x), in fp32: t = dsv4_expf(-x), then 1 + t, then 1 / that. */
 DSV4_API float dsv4_sigmoidf(float x);
+/* sin x and cos x of an fp32 x, each computed in double from the exact
+ * value of x (an exact Payne-Hanek reduction by pi/2 for every fp32 x, no
+ * libm) and rounded once to fp32: one of the two fp32 neighbours of the
+ * exact value for every x, the nearest one for all but a few.  NaN gives
+ * NaN (quieted), +-Inf gives NaN, sin(+-0) = +-0 and cos(+-0) = 1.  s or
+ * c may be NULL: that value is then not stored. */
+DSV4_API void dsv4_sincosf(float x, float *s, float *c);
+/* ln x and e^x in double, no libm, within the few double ulps
+ * spec/elementary.md states.  log: NaN gives NaN, x < 0 NaN, +-0 -Inf,
+ * +Inf +Inf.  exp: NaN gives NaN, results beyond DBL_MAX +Inf, results
+ * below 2^-1075 +0, subnormal results rounded once. */
+DSV4_API double dsv4_log_d(double x);
+DSV4_API double dsv4_exp_d(double x);
 
 /* ------------------------------------------------------------------------ */
 /* SGEMM (spec/gemm.md)                                                      */
