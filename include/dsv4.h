@@ -237,6 +237,53 @@ DSV4_API double dsv4_log_d(double x);
 DSV4_API double dsv4_exp_d(double x);
 
 /* ------------------------------------------------------------------------ */
+/* Rotary position embedding with YaRN (spec/rope.md)                        */
+/* ------------------------------------------------------------------------ */
+/* The frequency table of V4's precompute_freqs_cis.  YaRN is applied when
+ * original_seq_len > 0 (whatever the sequence length), never otherwise.
+ * Valid: rope_dim even in [2, 65536]; 1 < base <= FLT_MAX; with YaRN also
+ * original_seq_len < 2^53, 1 <= factor <= FLT_MAX, beta_fast > 0 and
+ * beta_slow > 0, all finite.  Else DSV4_E_ARG. */
+typedef struct dsv4_rope_cfg {
+    size_t rope_dim;             /* channels rotated, the last of each row (V4: 64) */
+    double base;                 /* theta (V4: 160000 compressing layers, 10000 window-only) */
+    double factor;               /* YaRN scale factor (V4: 16) */
+    uint64_t original_seq_len;   /* YaRN's original context (V4: 65536); 0 = no YaRN */
+    double beta_fast, beta_slow; /* YaRN correction range in rotations (V4: 32, 1) */
+} dsv4_rope_cfg;
+
+/* V4's two tables: layers with a compressor (CSA and HCA) use base 160000
+ * with YaRN for everything they rotate; window-only layers base 10000
+ * without YaRN (factor and betas unused). */
+#define DSV4_ROPE_V4_COMPRESS                                                               \
+    {.rope_dim = 64, .base = 160000.0, .factor = 16.0, .original_seq_len = 65536,          \
+     .beta_fast = 32.0, .beta_slow = 1.0}
+#define DSV4_ROPE_V4_WINDOW                                                                 \
+    {.rope_dim = 64, .base = 10000.0, .factor = 16.0, .original_seq_len = 0,               \
+     .beta_fast = 32.0, .beta_slow = 1.0}
+
+/* The rope_dim/2 frequencies, inv_freq [rope_dim/2] (spec/rope.md R1-R3,
+ * Y1-Y6).  One implementation serves ref and opt. */
+DSV4_API dsv4_status dsv4_rope_inv_freq(const dsv4_rope_cfg *cfg, float *inv_freq);
+/* The table of T tokens at positions pos [T] (each >= 0, else DSV4_E_ARG,
+ * and nothing is written): the angle fp32(pos) * inv_freq[i] rounded to
+ * fp32, and its cosine and sine rounded to fp32 (R4, R5):
+ * cos_t, sin_t [T, rope_dim/2].  T = 0 is an empty call.  One
+ * implementation serves ref and opt. */
+DSV4_API dsv4_status dsv4_rope_table(const dsv4_rope_cfg *cfg, size_t T, const int32_t *pos,
+                                     float *cos_t, float *sin_t);
+/* Rotates the last rope_dim channels of each row of x [T, rows, width] by
+ * the angles of its token (interleaved pairs (x[2i], x[2i+1]) of those
+ * channels, A1), the conjugate rotation when inverse is nonzero, and
+ * rounds them to bf16 (A2); the first width - rope_dim channels are copied
+ * unchanged.  cos_t, sin_t [T, rope_dim/2] as dsv4_rope_table gives them;
+ * y [T, rows, width] may equal x.  width < rope_dim is DSV4_E_SIZE.  NaN
+ * and Inf follow IEEE arithmetic (spec/rope.md §3). */
+DSV4_API dsv4_status dsv4_ref_rope_apply(const dsv4_rope_cfg *cfg, size_t T, size_t rows,
+                                         size_t width, int inverse, const float *cos_t,
+                                         const float *sin_t, const float *x, float *y);
+
+/* ------------------------------------------------------------------------ */
 /* SGEMM (spec/gemm.md)                                                      */
 /* ------------------------------------------------------------------------ */
 /* C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C[m, n], row-major with

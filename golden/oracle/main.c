@@ -20,6 +20,7 @@
 #include "mhc.h"
 #include "muon.h"
 #include "numfmt.h"
+#include "rope.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@ static const og_op *const g_ops[] = {
     &og_op_hc_post,
     &og_op_hc_head,
     &og_op_newton_schulz, &og_op_muon_step, &og_op_adamw_step,
+    &og_op_rope,
 };
 #define N_OPS (sizeof g_ops / sizeof g_ops[0])
 
