@@ -284,6 +284,19 @@ DSV4_API dsv4_status dsv4_ref_rope_apply(const dsv4_rope_cfg *cfg, size_t T, siz
                                          const float *sin_t, const float *x, float *y);
 
 /* ------------------------------------------------------------------------ */
+/* Walsh-Hadamard transform (spec/hadamard.md)                               */
+/* ------------------------------------------------------------------------ */
+/* V4's rotate_activation on each row of x [rows, n]: y = bf16((1/sqrt(n)) H_n x)
+ * [rows, n], H_n the unsigned Sylvester matrix in natural order,
+ * H[i][j] = (-1)^popcount(i & j) (scipy.linalg.hadamard's).  The sums are
+ * fp32 butterflies over strides 1, 2, 4, ..., then one fp32 product with
+ * RN32(1/sqrt(n)) and one rounding to bf16.  n must be a power of two in
+ * [1, 32768] (else DSV4_E_ARG); rows = 0 is an empty call; y may equal x.
+ * A NaN in a row makes the whole row NaN; infinities follow IEEE sums
+ * (+Inf and -Inf in one sum give NaN). */
+DSV4_API dsv4_status dsv4_ref_hadamard(size_t rows, size_t n, const float *x, float *y);
+
+/* ------------------------------------------------------------------------ */
 /* SGEMM (spec/gemm.md)                                                      */
 /* ------------------------------------------------------------------------ */
 /* C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C[m, n], row-major with
