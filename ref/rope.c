@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- configuration ----------------------------------------------------------- */
+/* ---- configuration --------------------------------------------------------------- */
 static int finite_d(double v) { return v == v && v - v == 0.0; }
 
 static dsv4_status rope_check(const dsv4_rope_cfg *cfg) {
@@ -27,7 +27,7 @@ static dsv4_status rope_check(const dsv4_rope_cfg *cfg) {
     return DSV4_OK;
 }
 
-/* ---- (R1)-(R3) the frequencies without YaRN ------------------------------------ */
+/* ---- (R1)-(R3) the frequencies without YaRN -------------------------------------- */
 /* f [rope_dim/2]: f_i = 1 / B^(2i/rope_dim), B = fp32(base). */
 static void base_frequencies(const dsv4_rope_cfg *cfg, float *f) {
     float inv_dim = 1.0f / (float)cfg->rope_dim;
@@ -39,7 +39,7 @@ static void base_frequencies(const dsv4_rope_cfg *cfg, float *f) {
     }
 }
 
-/* ---- (Y1)-(Y6) YaRN ------------------------------------------------------------ */
+/* ---- (Y1)-(Y6) YaRN -------------------------------------------------------------- */
 static const double TWO_PI = 6.28318530717958623200e+00; /* 0x401921FB54442D18 */
 /* corr beyond +-2^20 is clamped there (spec/rope.md Y1). */
 static const double CORR_LIMIT = 1048576.0;

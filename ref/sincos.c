@@ -52,7 +52,7 @@ static const double COS_COEF[10] = {
     -1.0 / 6402373705728000.0,
 };
 
-/* ---- (C2) Payne-Hanek ------------------------------------------------------- */
+/* ---- (C2) Payne-Hanek ------------------------------------------------------------ */
 /* Bits s .. s+159 of 2/pi (bit 1 is the first after the binary point) as a
  * 160-bit integer w [5], least significant word first.  s in [1, 104]. */
 static void two_over_pi_window(int s, uint32_t w[WINDOW_WORDS]) {
@@ -125,7 +125,7 @@ static double reduce_payne_hanek(uint32_t abs_bits, int *q) {
     return sign * (fraction_to_double(hi, lo) * PIO2); /* (C3) */
 }
 
-/* ---- (C4) the series on [-pi/4, pi/4] ---------------------------------------- */
+/* ---- (C4) the series on [-pi/4, pi/4] -------------------------------------------- */
 static double sin_series(double r) {
     double z = r * r, p = SIN_COEF[8];
     for (int n = 7; n >= 1; n--) p = p * z + SIN_COEF[n];

@@ -29,7 +29,7 @@ static float bf16(float v) { return dsv4_bf16_decode(dsv4_bf16_encode(v)); }
 static const dsv4_rope_cfg COMPRESS = DSV4_ROPE_V4_COMPRESS;
 static const dsv4_rope_cfg WINDOW = DSV4_ROPE_V4_WINDOW;
 
-/* ---- worked values (spec/rope.md §6) ------------------------------------------------ */
+/* ---- worked values (spec/rope.md §6) --------------------------------------------- */
 static const struct {
     int i;
     uint32_t compress, window;
@@ -135,7 +135,7 @@ Test(traps, angle_rounded_to_fp32_R6) {
     cr_assert_eq(memcmp(c2, c2 + 32, 32 * sizeof(float)), 0, "fp32(2^24 + 1) = 2^24");
 }
 
-/* ---- the rotation -------------------------------------------------------------------- */
+/* ---- the rotation ---------------------------------------------------------------- */
 /* A1, A2 written out, one operation per statement. */
 static void rotate_expected(float a, float b, float c, float s, float *y0, float *y1) {
     float ac = a * c, bs = b * s, as = a * s, bc = b * c;
@@ -271,7 +271,7 @@ Test(rotate, nonfinite) {
     cr_assert(isfinite(y[6]), "a c - b s = (cos - sin) max does not");
 }
 
-/* ---- bad input ----------------------------------------------------------------------- */
+/* ---- bad input ------------------------------------------------------------------- */
 Test(args, config) {
     float f[32];
     dsv4_rope_cfg c = COMPRESS;

@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-/* ---- checks (shared with the oracle) ------------------------------------------------- */
+/* ---- checks (shared with the oracle) --------------------------------------------- */
 static dsv4_status hadamard_check(const dsv4_json *cfg, dsv4_binding *b, char *err,
                                   size_t errlen) {
     uint64_t n = dsv4_json_get(cfg, "n")->u;
@@ -25,7 +25,7 @@ static dsv4_status run_rotate(const dsv4_stage_ctx *c) {
 }
 #endif
 
-/* ---- declaration ------------------------------------------------------------------------- */
+/* ---- declaration ----------------------------------------------------------------- */
 /* Default tolerance of `dsv4 run` (golden files carry their own per-element
  * bound, spec/hadamard.md §4): one bf16 ulp. */
 #define TOL_BF16 {.kind = DSV4_TOL_ABS_REL, .abs = 0.0, .rel = 0.0078125}
@@ -40,9 +40,10 @@ const dsv4_op dsv4_op_hadamard = {
                        .max = 32768,
                        .help = "transform length, a power of two (V4 indexer: 128)"}),
     .inputs = DSV4_TENSORS(DSV4_IN("in.x", "F32", "rows, n")),
-    .stages = DSV4_STAGES({.name = "rotate",
-                           .inputs = DSV4_NAMES("in.x"),
-                           .outputs = DSV4_TENSORS(DSV4_OUT("rotate.y", "F32", "rows, n", TOL_BF16)),
-                           .run = DSV4_RUN(run_rotate)}),
+    .stages = DSV4_STAGES(
+        {.name = "rotate",
+         .inputs = DSV4_NAMES("in.x"),
+         .outputs = DSV4_TENSORS(DSV4_OUT("rotate.y", "F32", "rows, n", TOL_BF16)),
+         .run = DSV4_RUN(run_rotate)}),
     .check = hadamard_check,
 };

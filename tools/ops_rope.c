@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* ---- checks (shared with the oracle) ------------------------------------------------- */
+/* ---- checks (shared with the oracle) --------------------------------------------- */
 static double number(const dsv4_json *cfg, const char *key) {
     return dsv4_json_get(cfg, key)->number;
 }
@@ -83,7 +83,7 @@ static dsv4_status run_rotate(const dsv4_stage_ctx *c) {
 }
 #endif
 
-/* ---- declaration ------------------------------------------------------------------------- */
+/* ---- declaration ----------------------------------------------------------------- */
 /* Default tolerances of `dsv4 run` (golden files carry their own, spec/rope.md
  * §5): the frequencies exact; cosine and sine one fp32 ulp (2^-23 relative,
  * and the smallest subnormal); the bf16 rotation one bf16 ulp. */

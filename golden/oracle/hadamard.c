@@ -92,7 +92,7 @@ static int build(og_file *f, const char *case_name, uint64_t seed, const char *d
     return 0;
 }
 
-/* ---- inputs ---------------------------------------------------------------------------- */
+/* ---- inputs ---------------------------------------------------------------------- */
 /* rows of bf16 values ~ N(0, 1) times 2^scale_e[r % n_scales]. */
 static void random_rows(ox_rng *r, uint32_t *x, size_t rows, size_t n, const long *scale_e,
                         size_t n_scales) {
@@ -146,7 +146,7 @@ static void adversarial_rows(ox_rng *r, uint32_t *x, size_t n) {
     for (size_t j = 0; j < n; j++) row[j] = 0x80000000u;
 }
 
-/* ---- cases ------------------------------------------------------------------------------- */
+/* ---- cases ----------------------------------------------------------------------- */
 enum { H_V4, H_N1, H_N2, H_N32, H_N64, H_N4096, H_N32768, H_SCALES, H_ADV, N_H };
 static const char *const names[N_H] = {"v4_128", "n1", "n2", "n32", "n64", "n4096", "n32768",
                                        "row_scales", "adversarial"};
@@ -212,7 +212,7 @@ static int gen(const dsv4_json *config, uint64_t seed, const char *case_name_,
     return rc;
 }
 
-/* ---- self test: spec/hadamard.md §5 ---------------------------------------------------------- */
+/* ---- self test: spec/hadamard.md §5 ---------------------------------------------- */
 static int selftest(void) {
     /* x = 1..8: H_8 x = (36, -4, -8, 0, -16, 0, 0, 0); y = that / sqrt(8) in bf16 */
     static const uint32_t want_y[8] = {0x414C0000u, 0xBFB50000u, 0xC0350000u, 0x00000000u,

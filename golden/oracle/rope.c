@@ -43,7 +43,7 @@ static uint32_t f32_of_long(long v) {
 #define F32_ONE 0x3F800000u
 #define F32_ZERO 0x00000000u
 
-/* ---- (R1)-(R3) ------------------------------------------------------------------ */
+/* ---- (R1)-(R3) ------------------------------------------------------------------- */
 /* 0 when v (> 0, finite) is at least 2^-40 |v| away from every midpoint
  * between two fp32 values. */
 static int has_margin(const mpfr_t v) {
@@ -85,7 +85,7 @@ static int base_frequencies(const or_cfg *c, uint32_t *f, char *err, size_t errl
     return rc;
 }
 
-/* ---- (Y1)-(Y6) -------------------------------------------------------------------- */
+/* ---- (Y1)-(Y6) ------------------------------------------------------------------- */
 #define CORR_LIMIT 1048576L
 
 /* (Y1) corr(beta) = rope_dim ln(L / (2 pi beta)) / (2 ln base), exact, into v. */
@@ -185,7 +185,7 @@ int or_inv_freq(const or_cfg *c, uint32_t *f, char *err, size_t errlen) {
     return rc;
 }
 
-/* ---- (R4), (R5) ------------------------------------------------------------------- */
+/* ---- (R4), (R5) ------------------------------------------------------------------ */
 void or_table(const or_cfg *c, const uint32_t *f, size_t T, const int32_t *pos,
               uint32_t *cos_t, uint32_t *sin_t) {
     size_t half = c->rope_dim / 2;
@@ -203,7 +203,7 @@ void or_table(const or_cfg *c, const uint32_t *f, size_t T, const int32_t *pos,
     mpfr_clears(th, s, co, (mpfr_ptr)0);
 }
 
-/* ---- (A1), (A2) --------------------------------------------------------------------- */
+/* ---- (A1), (A2) ------------------------------------------------------------------ */
 static uint32_t round_bf16(const mpfr_t v) {
     const on_format *bf = on_get(ON_BF16);
     return on_decode_f32(bf, on_encode(bf, v));
@@ -262,7 +262,7 @@ void or_rotate(const or_cfg *c, size_t T, size_t rows, size_t width, const uint3
     mpfr_clears(a, b, co, s, ac, bs, as, bc, (mpfr_ptr)0);
 }
 
-/* ---- the file of a case ---------------------------------------------------------------- */
+/* ---- the file of a case ---------------------------------------------------------- */
 static void number_text(double v, char *buf, size_t len) { snprintf(buf, len, "%.17g", v); }
 
 void or_config_text(const or_cfg *c, char *buf, size_t len) {
