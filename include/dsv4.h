@@ -297,6 +297,27 @@ DSV4_API dsv4_status dsv4_ref_rope_apply(const dsv4_rope_cfg *cfg, size_t T, siz
 DSV4_API dsv4_status dsv4_ref_hadamard(size_t rows, size_t n, const float *x, float *y);
 
 /* ------------------------------------------------------------------------ */
+/* RMSNorm (spec/norm.md)                                                    */
+/* ------------------------------------------------------------------------ */
+/* V4's RMSNorm on each row of x [rows, d] with the weight w [d]:
+ * y [rows, d] = bf16( (x * r) * w ), r = 1 / sqrt(sum(x^2) / d + eps), the
+ * sum left to right, every operation rounded to fp32 (r is mHC's factor,
+ * spec/mhc.md H1).  d >= 1 and a finite eps >= 0 (V4: fp32(1e-6)), else
+ * DSV4_E_ARG; rows = 0 is an empty call; y may equal x.  A NaN in a row
+ * makes its row NaN; an infinite x gives r = 0, so NaN at that entry and
+ * +-0 elsewhere; eps = 0 with a zero row gives r = +Inf and NaN outputs. */
+DSV4_API dsv4_status dsv4_ref_rms_norm(size_t rows, size_t d, float eps, const float *x,
+                                       const float *w, float *y);
+/* Its two stages, so that each can be run on the golden inputs of that stage:
+ *   factor (stage rms):  x [rows, d] -> r [rows]                    (N1, N2)
+ *   apply (stage norm):  x [rows, d], r [rows], w [d] -> y [rows, d] (N3)
+ * rms_norm(x) = apply(x, factor(x)) bit for bit. */
+DSV4_API dsv4_status dsv4_ref_rms_norm_factor(size_t rows, size_t d, float eps, const float *x,
+                                              float *r);
+DSV4_API dsv4_status dsv4_ref_rms_norm_apply(size_t rows, size_t d, const float *x,
+                                             const float *r, const float *w, float *y);
+
+/* ------------------------------------------------------------------------ */
 /* SGEMM (spec/gemm.md)                                                      */
 /* ------------------------------------------------------------------------ */
 /* C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C[m, n], row-major with
