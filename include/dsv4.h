@@ -222,6 +222,100 @@ DSV4_API dsv4_status dsv4_opt_fake_quant(const dsv4_quant_cfg *cfg, size_t rows,
 DSV4_API float dsv4_expf(float x);
 /* 1 / (1 + e^-x), in fp32: t = dsv4_expf(-x), then 1 + t, then 1 / that. */
 DSV4_API float dsv4_sigmoidf(float x);
+/* sin x and cos x of an fp32 x, each computed in double from the exact
+ * value of x (an exact Payne-Hanek reduction by pi/2 for every fp32 x, no
+ * libm) and rounded once to fp32: one of the two fp32 neighbours of the
+ * exact value for every x, the nearest one for all but a few.  NaN gives
+ * NaN (quieted), +-Inf gives NaN, sin(+-0) = +-0 and cos(+-0) = 1.  s or
+ * c may be NULL: that value is then not stored. */
+DSV4_API void dsv4_sincosf(float x, float *s, float *c);
+/* ln x and e^x in double, no libm, within the few double ulps
+ * spec/elementary.md states.  log: NaN gives NaN, x < 0 NaN, +-0 -Inf,
+ * +Inf +Inf.  exp: NaN gives NaN, results beyond DBL_MAX +Inf, results
+ * below 2^-1075 +0, subnormal results rounded once. */
+DSV4_API double dsv4_log_d(double x);
+DSV4_API double dsv4_exp_d(double x);
+
+/* ------------------------------------------------------------------------ */
+/* Rotary position embedding with YaRN (spec/rope.md)                        */
+/* ------------------------------------------------------------------------ */
+/* The frequency table of V4's precompute_freqs_cis.  YaRN is applied when
+ * original_seq_len > 0 (whatever the sequence length), never otherwise.
+ * Valid: rope_dim even in [2, 65536]; 1 < base <= FLT_MAX; with YaRN also
+ * original_seq_len < 2^53, 1 <= factor <= FLT_MAX, beta_fast > 0 and
+ * beta_slow > 0, all finite.  Else DSV4_E_ARG. */
+typedef struct dsv4_rope_cfg {
+    size_t rope_dim;             /* channels rotated, the last of each row (V4: 64) */
+    double base;                 /* theta (V4: 160000 compressing layers, 10000 window-only) */
+    double factor;               /* YaRN scale factor (V4: 16) */
+    uint64_t original_seq_len;   /* YaRN's original context (V4: 65536); 0 = no YaRN */
+    double beta_fast, beta_slow; /* YaRN correction range in rotations (V4: 32, 1) */
+} dsv4_rope_cfg;
+
+/* V4's two tables: layers with a compressor (CSA and HCA) use base 160000
+ * with YaRN for everything they rotate; window-only layers base 10000
+ * without YaRN (factor and betas unused). */
+#define DSV4_ROPE_V4_COMPRESS                                                               \
+    {.rope_dim = 64, .base = 160000.0, .factor = 16.0, .original_seq_len = 65536,          \
+     .beta_fast = 32.0, .beta_slow = 1.0}
+#define DSV4_ROPE_V4_WINDOW                                                                 \
+    {.rope_dim = 64, .base = 10000.0, .factor = 16.0, .original_seq_len = 0,               \
+     .beta_fast = 32.0, .beta_slow = 1.0}
+
+/* The rope_dim/2 frequencies, inv_freq [rope_dim/2] (spec/rope.md R1-R3,
+ * Y1-Y6).  One implementation serves ref and opt. */
+DSV4_API dsv4_status dsv4_rope_inv_freq(const dsv4_rope_cfg *cfg, float *inv_freq);
+/* The table of T tokens at positions pos [T] (each >= 0, else DSV4_E_ARG,
+ * and nothing is written): the angle fp32(pos) * inv_freq[i] rounded to
+ * fp32, and its cosine and sine rounded to fp32 (R4, R5):
+ * cos_t, sin_t [T, rope_dim/2].  T = 0 is an empty call.  One
+ * implementation serves ref and opt. */
+DSV4_API dsv4_status dsv4_rope_table(const dsv4_rope_cfg *cfg, size_t T, const int32_t *pos,
+                                     float *cos_t, float *sin_t);
+/* Rotates the last rope_dim channels of each row of x [T, rows, width] by
+ * the angles of its token (interleaved pairs (x[2i], x[2i+1]) of those
+ * channels, A1), the conjugate rotation when inverse is nonzero, and
+ * rounds them to bf16 (A2); the first width - rope_dim channels are copied
+ * unchanged.  cos_t, sin_t [T, rope_dim/2] as dsv4_rope_table gives them;
+ * y [T, rows, width] may equal x.  width < rope_dim is DSV4_E_SIZE.  NaN
+ * and Inf follow IEEE arithmetic (spec/rope.md §3). */
+DSV4_API dsv4_status dsv4_ref_rope_apply(const dsv4_rope_cfg *cfg, size_t T, size_t rows,
+                                         size_t width, int inverse, const float *cos_t,
+                                         const float *sin_t, const float *x, float *y);
+
+/* ------------------------------------------------------------------------ */
+/* Walsh-Hadamard transform (spec/hadamard.md)                               */
+/* ------------------------------------------------------------------------ */
+/* V4's rotate_activation on each row of x [rows, n]: y = bf16((1/sqrt(n)) H_n x)
+ * [rows, n], H_n the unsigned Sylvester matrix in natural order,
+ * H[i][j] = (-1)^popcount(i & j) (scipy.linalg.hadamard's).  The sums are
+ * fp32 butterflies over strides 1, 2, 4, ..., then one fp32 product with
+ * RN32(1/sqrt(n)) and one rounding to bf16.  n must be a power of two in
+ * [1, 32768] (else DSV4_E_ARG); rows = 0 is an empty call; y may equal x.
+ * A NaN in a row makes the whole row NaN; infinities follow IEEE sums
+ * (+Inf and -Inf in one sum give NaN). */
+DSV4_API dsv4_status dsv4_ref_hadamard(size_t rows, size_t n, const float *x, float *y);
+
+/* ------------------------------------------------------------------------ */
+/* RMSNorm (spec/norm.md)                                                    */
+/* ------------------------------------------------------------------------ */
+/* V4's RMSNorm on each row of x [rows, d] with the weight w [d]:
+ * y [rows, d] = bf16( (x * r) * w ), r = 1 / sqrt(sum(x^2) / d + eps), the
+ * sum left to right, every operation rounded to fp32 (r is mHC's factor,
+ * spec/mhc.md H1).  d >= 1 and a finite eps >= 0 (V4: fp32(1e-6)), else
+ * DSV4_E_ARG; rows = 0 is an empty call; y may equal x.  A NaN in a row
+ * makes its row NaN; an infinite x gives r = 0, so NaN at that entry and
+ * +-0 elsewhere; eps = 0 with a zero row gives r = +Inf and NaN outputs. */
+DSV4_API dsv4_status dsv4_ref_rms_norm(size_t rows, size_t d, float eps, const float *x,
+                                       const float *w, float *y);
+/* Its two stages, so that each can be run on the golden inputs of that stage:
+ *   factor (stage rms):  x [rows, d] -> r [rows]                    (N1, N2)
+ *   apply (stage norm):  x [rows, d], r [rows], w [d] -> y [rows, d] (N3)
+ * rms_norm(x) = apply(x, factor(x)) bit for bit. */
+DSV4_API dsv4_status dsv4_ref_rms_norm_factor(size_t rows, size_t d, float eps, const float *x,
+                                              float *r);
+DSV4_API dsv4_status dsv4_ref_rms_norm_apply(size_t rows, size_t d, const float *x,
+                                             const float *r, const float *w, float *y);
 
 /* ------------------------------------------------------------------------ */
 /* SGEMM (spec/gemm.md)                                                      */

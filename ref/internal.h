@@ -68,6 +68,12 @@ typedef struct dsv4_quant_geom {
 dsv4_status dsv4_quant_check(const dsv4_quant_cfg *cfg, size_t rows, size_t cols,
                              dsv4_quant_geom *g);
 
+/* ---- RMS factor (ref/norm.c) ---------------------------------------------- */
+/* r = 1 / sqrt(sum_k x_k^2 / n + eps) over x [n], n >= 1, in fp32 with one
+ * rounding per operation, k ascending (spec/norm.md N1, N2): RMSNorm's
+ * factor and mHC's (spec/mhc.md H1, n = hc * d). */
+float dsv4_rms_factor(const float *x, size_t n, float eps);
+
 /* ---- mHC argument check (ref/mhc.c) --------------------------------------- */
 /* Validates cfg (hc, d >= 1, sinkhorn_iters >= 1, finite eps >= 0) and T;
  * gives K = hc * d.  Overflow of T*K or (2+hc)*hc*K -> DSV4_E_OVERFLOW. */

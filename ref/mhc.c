@@ -1,7 +1,8 @@
 /* mhc.c - Manifold-Constrained Hyper-Connections (spec/mhc.md): hc_pre,
  * Sinkhorn-Knopp, hc_post, hc_head.  One function per stage, in the spec's
  * order; every sum runs left to right; ref is compiled with
- * -ffp-contract=off, so each * and + is rounded to fp32 on its own. */
+ * -ffp-contract=off, so each * and + is rounded to fp32 on its own.  The RMS
+ * factor (H1) is RMSNorm's, dsv4_rms_factor of ref/norm.c. */
 #include "internal.h"
 
 #include <math.h>
@@ -33,15 +34,6 @@ dsv4_status dsv4_sinkhorn_check(const dsv4_sinkhorn_cfg *cfg, size_t T) {
     if (cfg->n == 0 || cfg->iters < 1 || !eps_ok(cfg->eps)) return DSV4_E_ARG;
     if (!dsv4_mul_ok(cfg->n, cfg->n, &nn) || !dsv4_mul_ok(T, nn, &tnn)) return DSV4_E_OVERFLOW;
     return DSV4_OK;
-}
-
-/* ---- (H1) rms --------------------------------------------------------------- */
-/* x: [K] one flattened token.  r = 1 / sqrt(sum(x^2) / K + norm_eps). */
-static float hc_rms_token(const float *x, size_t K, float norm_eps) {
-    float ss = 0.0f;
-    for (size_t k = 0; k < K; k++) ss = ss + x[k] * x[k];
-    float ms = ss / (float)K;
-    return 1.0f / sqrtf(ms + norm_eps);
 }
 
 /* ---- (H2) mixes ------------------------------------------------------------- */
@@ -152,7 +144,8 @@ dsv4_status dsv4_ref_hc_rms(const dsv4_mhc_cfg *cfg, size_t T, const float *x, f
     dsv4_status st = mhc_check(cfg, T, &K);
     if (st != DSV4_OK || T == 0) return st;
     if (!x || !r) return DSV4_E_NULL;
-    for (size_t t = 0; t < T; t++) r[t] = hc_rms_token(&x[t * K], K, cfg->norm_eps);
+    for (size_t t = 0; t < T; t++)
+        r[t] = dsv4_rms_factor(&x[t * K], K, cfg->norm_eps); /* H1 */
     return DSV4_OK;
 }
 
@@ -266,7 +259,7 @@ dsv4_status dsv4_ref_hc_pre(const dsv4_mhc_cfg *cfg, size_t T, const float *x, c
     float *mixes = scratch, *pre = mixes + rows, *logits = pre + hc, *colsum = logits + hc * hc;
     for (size_t t = 0; t < T; t++) {
         const float *xt = &x[t * K];
-        float r = hc_rms_token(xt, K, cfg->norm_eps);                          /* H1 */
+        float r = dsv4_rms_factor(xt, K, cfg->norm_eps);                          /* H1 */
         hc_mixes_token(xt, fn, rows, K, r, mixes);                             /* H2 */
         hc_split_token(mixes, scale, base, hc, cfg->hc_eps, pre, &post[t * hc], logits); /* H3 */
         sinkhorn_matrix(logits, &sk, &comb[t * hc * hc], colsum);              /* H4 */
@@ -319,7 +312,7 @@ dsv4_status dsv4_ref_hc_head(const dsv4_mhc_cfg *cfg, size_t T, const float *x, 
     float *mixes = scratch, *w = scratch + hc;
     for (size_t t = 0; t < T; t++) {
         const float *xt = &x[t * K];
-        float r = hc_rms_token(xt, K, cfg->norm_eps);
+        float r = dsv4_rms_factor(xt, K, cfg->norm_eps);                          /* H1 */
         hc_mixes_token(xt, fn, hc, K, r, mixes);
         hc_head_weights_token(mixes, scale[0], base, hc, cfg->hc_eps, w);
         hc_weighted_sum_token(xt, w, hc, cfg->d, &y[t * cfg->d]);

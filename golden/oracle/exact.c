@@ -60,6 +60,13 @@ uint32_t ox_f32_round_to_bf16_value(uint32_t u) {
     return r;
 }
 
+uint32_t ox_normal_bf16(ox_rng *r, long e) {
+    long s = 0; /* sum of 12 uniforms in [0, 2^32), minus 6 * 2^32: |s| < 2^36 */
+    for (int i = 0; i < 12; i++) s += (long)(ox_rng_next(r) >> 32);
+    s -= 6L << 32;
+    return ox_f32_round_to_bf16_value(ox_f32_of_dyadic(s, e - 32));
+}
+
 /* ---- exact conversions ---------------------------------------------------- */
 void ox_set_f32_bits(mpfr_t r, uint32_t bits) {
     /* mpfr_set_flt is exact for every finite float when prec(r) >= 24. */

@@ -70,6 +70,11 @@ uint32_t ox_rng_below(ox_rng *r, uint32_t n);
 /* Uniform integer in [lo, hi]. */
 int ox_rng_range(ox_rng *r, int lo, int hi);
 
+/* A bf16-valued fp32 drawn about normally with standard deviation 2^e: the
+ * Irwin-Hall sum of twelve 32-bit uniforms minus 6, times 2^e, rounded to
+ * fp32 and then to the nearest bf16 value.  Input generation only. */
+uint32_t ox_normal_bf16(ox_rng *r, long e);
+
 /* Self tests: 0 when got == want, else prints "selftest FAIL what: got ...,
  * want ..." to stderr and returns 1. */
 int ox_check_bits(const char *what, uint32_t got, uint32_t want);

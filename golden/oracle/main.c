@@ -17,9 +17,12 @@
  * Exit status: 0 success, 1 failure (I/O, self test), 2 usage error. */
 #include "exact.h"
 #include "golden_io.h"
+#include "hadamard.h"
 #include "mhc.h"
 #include "muon.h"
+#include "norm.h"
 #include "numfmt.h"
+#include "rope.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -35,6 +38,7 @@ static const og_op *const g_ops[] = {
     &og_op_hc_post,
     &og_op_hc_head,
     &og_op_newton_schulz, &og_op_muon_step, &og_op_adamw_step,
+    &og_op_rope, &og_op_hadamard, &og_op_rms_norm,
 };
 #define N_OPS (sizeof g_ops / sizeof g_ops[0])
 
