@@ -22,7 +22,6 @@ static float inverse_sqrt_pow2(unsigned k) {
     return dsv4_f32_from_bits(0x3F3504F3u) * dsv4_pow2f(-(int)((k - 1) / 2));
 }
 
-static float round_bf16(float v) { return dsv4_bf16_decode(dsv4_bf16_encode(v)); }
 
 /* (H2): z [n] in place, natural order. */
 static void butterfly(float *z, size_t n) {
@@ -48,7 +47,7 @@ dsv4_status dsv4_ref_hadamard(size_t rows, size_t n, const float *x, float *y) {
         float *z = &y[r * n]; /* the output row holds z (y may equal x) */
         if (z != &x[r * n]) memcpy(z, &x[r * n], n * sizeof(float)); /* (H1) */
         butterfly(z, n);                                              /* (H2) */
-        for (size_t i = 0; i < n; i++) z[i] = round_bf16(z[i] * c);   /* (H3) */
+        for (size_t i = 0; i < n; i++) z[i] = dsv4_round_bf16(z[i] * c);   /* (H3) */
     }
     return DSV4_OK;
 }

@@ -29,6 +29,11 @@ static inline float dsv4_f32_from_bits(uint32_t u) {
     return v.f;
 }
 
+/* v rounded to the nearest bf16 value, ties to even, as an fp32 value (the
+ * rounding every bf16 output of the spec names; NaN becomes the canonical
+ * bf16 NaN, spec/formats.md P1). */
+static inline float dsv4_round_bf16(float v) { return dsv4_bf16_decode(dsv4_bf16_encode(v)); }
+
 /* Exact powers of two built from their bits (no libm). */
 static inline float dsv4_pow2f(int k) { /* k in [-149, 127]; below -126 a subnormal */
     if (k >= -126) return dsv4_f32_from_bits((uint32_t)(k + 127) << 23);

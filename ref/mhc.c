@@ -127,14 +127,13 @@ static void sinkhorn_matrix(const float *L, const dsv4_sinkhorn_cfg *cfg, float 
 }
 
 /* ---- (H5) weighted sum -------------------------------------------------------- */
-static float round_bf16(float v) { return dsv4_bf16_decode(dsv4_bf16_encode(v)); }
 
 /* x: [hc, d], w: [hc] -> y: [d] = bf16(sum_j w_j x[j]). */
 static void hc_weighted_sum_token(const float *x, const float *w, size_t hc, size_t d, float *y) {
     for (size_t i = 0; i < d; i++) {
         float acc = 0.0f;
         for (size_t j = 0; j < hc; j++) acc = acc + w[j] * x[j * d + i];
-        y[i] = round_bf16(acc);
+        y[i] = dsv4_round_bf16(acc);
     }
 }
 
@@ -283,7 +282,7 @@ static void hc_post_token(const float *f, const float *x, const float *post, con
         for (size_t i = 0; i < d; i++) {
             float mix = 0.0f;
             for (size_t j = 0; j < hc; j++) mix = mix + comb[j * hc + k] * x[j * d + i];
-            out[k * d + i] = round_bf16(post[k] * f[i] + mix);
+            out[k * d + i] = dsv4_round_bf16(post[k] * f[i] + mix);
         }
 }
 

@@ -26,13 +26,12 @@ static dsv4_status norm_check(size_t rows, size_t d, float eps) {
 }
 
 /* ---- (N3) the normalised output -------------------------------------------------- */
-static float round_bf16(float v) { return dsv4_bf16_decode(dsv4_bf16_encode(v)); }
 
 /* x, w, y: [d]; y may equal x. */
 static void norm_row(const float *x, float r, const float *w, size_t d, float *y) {
     for (size_t k = 0; k < d; k++) {
         float xr = x[k] * r;
-        y[k] = round_bf16(xr * w[k]); /* (N3) */
+        y[k] = dsv4_round_bf16(xr * w[k]); /* (N3) */
     }
 }
 

@@ -119,13 +119,12 @@ dsv4_status dsv4_rope_table(const dsv4_rope_cfg *cfg, size_t T, const int32_t *p
 }
 
 /* ---- (A1), (A2) the rotation ----------------------------------------------------- */
-static float round_bf16(float v) { return dsv4_bf16_decode(dsv4_bf16_encode(v)); }
 
 /* One pair (a, b) turned by the angle whose cosine is c and sine s. */
 static void rotate_pair(float a, float b, float c, float s, float *y0, float *y1) {
     float ac = a * c, bs = b * s, as = a * s, bc = b * c;
-    *y0 = round_bf16(ac - bs); /* (A1), (A2) */
-    *y1 = round_bf16(as + bc);
+    *y0 = dsv4_round_bf16(ac - bs); /* (A1), (A2) */
+    *y1 = dsv4_round_bf16(as + bc);
 }
 
 dsv4_status dsv4_ref_rope_apply(const dsv4_rope_cfg *cfg, size_t T, size_t rows, size_t width,
