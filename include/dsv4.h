@@ -583,6 +583,114 @@ DSV4_API dsv4_status dsv4_ref_adamw_step(const dsv4_adamw_cfg *cfg, long step, s
 DSV4_API dsv4_status dsv4_opt_adamw_step(const dsv4_adamw_cfg *cfg, long step, size_t n,
                                          const float *g, float *p, float *m, float *v);
 
+/* ------------------------------------------------------------------------ */
+/* KV compressor (spec/compressor.md)                                        */
+/* ------------------------------------------------------------------------ */
+typedef enum dsv4_compress_quant {
+    DSV4_COMPRESS_FP8 = 0,          /* nope channels to FP8 E4M3 in 1x64 tiles (main) */
+    DSV4_COMPRESS_HADAMARD_FP4 = 1, /* Hadamard over all channels, then FP4 1x32 (indexer) */
+    DSV4_COMPRESS_NONE = 2          /* no quantization (release-day Flash's no-op FP8 cast) */
+} dsv4_compress_quant;
+
+/* One compressor.  The window overlaps exactly when ratio == 4 (coff = 2,
+ * else coff = 1).  Valid: dim, head_dim, ratio >= 1; a valid rope with
+ * rope_dim <= head_dim; FP8: head_dim - rope_dim a multiple of 64;
+ * HADAMARD_FP4: head_dim a power of two and a multiple of 32; a finite
+ * norm_eps >= 0.  Else DSV4_E_ARG. */
+typedef struct dsv4_compressor_cfg {
+    size_t dim;          /* width of the layer input x (V4-Flash 4096, V4-Pro 7168) */
+    size_t head_dim;     /* d: width of an entry (512 main, 128 the indexer's) */
+    size_t ratio;        /* r: tokens per entry (4 CSA, 128 HCA) */
+    dsv4_compress_quant quant;
+    float norm_eps;      /* V4: fp32(1e-6) */
+    dsv4_rope_cfg rope;  /* V4: DSV4_ROPE_V4_COMPRESS */
+} dsv4_compressor_cfg;
+
+#define DSV4_COMPRESSOR_V4_CSA                                                              \
+    {.dim = 4096, .head_dim = 512, .ratio = 4, .quant = DSV4_COMPRESS_FP8,                   \
+     .norm_eps = 1e-6f, .rope = DSV4_ROPE_V4_COMPRESS}
+#define DSV4_COMPRESSOR_V4_HCA                                                              \
+    {.dim = 4096, .head_dim = 512, .ratio = 128, .quant = DSV4_COMPRESS_FP8,                 \
+     .norm_eps = 1e-6f, .rope = DSV4_ROPE_V4_COMPRESS}
+#define DSV4_COMPRESSOR_V4_INDEXER                                                          \
+    {.dim = 4096, .head_dim = 128, .ratio = 4, .quant = DSV4_COMPRESS_HADAMARD_FP4,          \
+     .norm_eps = 1e-6f, .rope = DSV4_ROPE_V4_COMPRESS}
+
+/* The weights: wkv, wgate [coff*d, dim], ape [r, coff*d], norm [d]. */
+typedef struct dsv4_compressor_weights {
+    const float *wkv, *wgate, *ape, *norm;
+} dsv4_compressor_weights;
+
+/* The caller-owned state of one sequence: kv, score [coff*r, coff*d] (V4's
+ * kv_state and score_state) and pos, the tokens seen so far, in [0, 2^31). */
+typedef struct dsv4_compressor_state {
+    float *kv, *score;
+    int64_t pos;
+} dsv4_compressor_state;
+
+/* Checks cfg; *state_floats (may be NULL) = the floats of state.kv (and of
+ * state.score): coff*r * coff*d.  DSV4_E_OVERFLOW if that overflows. */
+DSV4_API dsv4_status dsv4_compressor_check(const dsv4_compressor_cfg *cfg, size_t *state_floats);
+/* The reset state of a new sequence: kv 0, score -Inf, pos 0. */
+DSV4_API dsv4_status dsv4_compressor_reset(const dsv4_compressor_cfg *cfg,
+                                           dsv4_compressor_state *state);
+/* The entries a call of T tokens from position pos emits:
+ * floor((pos + T) / r) - floor(pos / r); entry indices from floor(pos / r). */
+DSV4_API size_t dsv4_compressor_emits(const dsv4_compressor_cfg *cfg, int64_t pos, size_t T);
+
+/* One call: x [T, dim] (bf16 values) -> the cache rows of the entries it
+ * completes, entries [n, d] (n = dsv4_compressor_emits(cfg, state->pos, T)),
+ * and the state advanced by T tokens.  A sequence split into calls in any
+ * way gives the same entries.  entries may be NULL when n = 0.  On an error
+ * nothing is written and the state is unchanged. */
+DSV4_API dsv4_status dsv4_ref_compress(const dsv4_compressor_cfg *cfg,
+                                       const dsv4_compressor_weights *w, size_t T,
+                                       const float *x, dsv4_compressor_state *state,
+                                       float *entries);
+DSV4_API dsv4_status dsv4_opt_compress(const dsv4_compressor_cfg *cfg,
+                                       const dsv4_compressor_weights *w, size_t T,
+                                       const float *x, dsv4_compressor_state *state,
+                                       float *entries);
+
+/* The stages, so that each can be run on the golden inputs of that stage:
+ *   project (C1): x [T, dim] -> kv, score [T, coff*d] (score includes the
+ *                 ape bias of each token's position pos + t in its block);
+ *   pool (C2):    kv, score, the state (read only) -> e [n, d] fp32;
+ *   carry:        kv, score -> the state advanced by T tokens;
+ *   finish:       one of (C3)-(C5) on n rows of entries from index `first`:
+ *                 NORM (bf16 rounding, then RMSNorm), ROPE (at positions
+ *                 first*r, (first+1)*r, ...), ROTATE (Hadamard; HADAMARD_FP4
+ *                 only), QUANT (the cfg's quantization; for HADAMARD_FP4 the
+ *                 FP4 step alone, after ROTATE).  in, out [n, d]; out may equal in.
+ * compress = finish(QUANT, finish(ROTATE, finish(ROPE, finish(NORM, pool))))
+ * then carry, bit for bit.  pool, carry and finish have one implementation,
+ * which ref and opt run. */
+typedef enum dsv4_compress_stage {
+    DSV4_COMPRESS_NORM = 0,
+    DSV4_COMPRESS_ROPE = 1,
+    DSV4_COMPRESS_ROTATE = 2,
+    DSV4_COMPRESS_QUANT = 3
+} dsv4_compress_stage;
+
+DSV4_API dsv4_status dsv4_ref_compress_project(const dsv4_compressor_cfg *cfg,
+                                               const dsv4_compressor_weights *w, int64_t pos,
+                                               size_t T, const float *x, float *kv,
+                                               float *score);
+DSV4_API dsv4_status dsv4_opt_compress_project(const dsv4_compressor_cfg *cfg,
+                                               const dsv4_compressor_weights *w, int64_t pos,
+                                               size_t T, const float *x, float *kv,
+                                               float *score);
+DSV4_API dsv4_status dsv4_compress_pool(const dsv4_compressor_cfg *cfg,
+                                        const dsv4_compressor_state *state, size_t T,
+                                        const float *kv, const float *score, float *e);
+DSV4_API dsv4_status dsv4_compress_carry(const dsv4_compressor_cfg *cfg, size_t T,
+                                         const float *kv, const float *score,
+                                         dsv4_compressor_state *state);
+DSV4_API dsv4_status dsv4_compress_finish(const dsv4_compressor_cfg *cfg,
+                                          const dsv4_compressor_weights *w,
+                                          dsv4_compress_stage stage, int64_t first, size_t n,
+                                          const float *in, float *out);
+
 #ifdef __cplusplus
 }
 #endif

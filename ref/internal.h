@@ -53,6 +53,21 @@ static inline double dsv4_pow2d(int k) { /* k in [-1022, 1023] */
 typedef void (*dsv4_task_fn)(void *ctx, size_t task);
 dsv4_status dsv4_pool_run(size_t n_tasks, dsv4_task_fn fn, void *ctx);
 
+/* ---- RoPE configuration check (ref/rope.c) ------------------------------ */
+/* The validity rules of dsv4_rope_cfg (dsv4.h): DSV4_E_NULL or DSV4_E_ARG. */
+dsv4_status dsv4_rope_check(const dsv4_rope_cfg *cfg);
+
+/* ---- the compressor over a chosen projection (ref/compressor.c) --------- */
+typedef dsv4_status (*dsv4_compress_project_fn)(const dsv4_compressor_cfg *cfg,
+                                                const dsv4_compressor_weights *w, int64_t pos,
+                                                size_t T, const float *x, float *kv,
+                                                float *score);
+/* One call (dsv4_ref_compress) with `project` for (C1); the rest is the
+ * shared pool, finish and carry. */
+dsv4_status dsv4_compress_with(dsv4_compress_project_fn project, const dsv4_compressor_cfg *cfg,
+                               const dsv4_compressor_weights *w, size_t T, const float *x,
+                               dsv4_compressor_state *state, float *entries);
+
 /* ---- SGEMM argument check (ref/gemm.c) ---------------------------------- */
 /* The checks dsv4_ref_sgemm and dsv4_opt_sgemm share (spec/gemm.md): a
  * non-empty stored matrix needs a pointer (DSV4_E_NULL), ld >= its stored

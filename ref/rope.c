@@ -15,7 +15,7 @@
 /* ---- configuration --------------------------------------------------------------- */
 static int finite_d(double v) { return v == v && v - v == 0.0; }
 
-static dsv4_status rope_check(const dsv4_rope_cfg *cfg) {
+dsv4_status dsv4_rope_check(const dsv4_rope_cfg *cfg) {
     if (!cfg) return DSV4_E_NULL;
     if (cfg->rope_dim < 2 || cfg->rope_dim > 65536 || cfg->rope_dim % 2) return DSV4_E_ARG;
     if (!(cfg->base > 1.0) || !(cfg->base <= FLT_MAX)) return DSV4_E_ARG;
@@ -84,7 +84,7 @@ static void yarn_blend(const dsv4_rope_cfg *cfg, float *f) {
 }
 
 dsv4_status dsv4_rope_inv_freq(const dsv4_rope_cfg *cfg, float *inv_freq) {
-    dsv4_status st = rope_check(cfg);
+    dsv4_status st = dsv4_rope_check(cfg);
     if (st != DSV4_OK) return st;
     if (!inv_freq) return DSV4_E_NULL;
     base_frequencies(cfg, inv_freq);
@@ -95,7 +95,7 @@ dsv4_status dsv4_rope_inv_freq(const dsv4_rope_cfg *cfg, float *inv_freq) {
 /* ---- (R4), (R5) the table -------------------------------------------------------- */
 dsv4_status dsv4_rope_table(const dsv4_rope_cfg *cfg, size_t T, const int32_t *pos,
                             float *cos_t, float *sin_t) {
-    dsv4_status st = rope_check(cfg);
+    dsv4_status st = dsv4_rope_check(cfg);
     size_t half, n;
     if (st != DSV4_OK) return st;
     half = cfg->rope_dim / 2;
@@ -130,7 +130,7 @@ static void rotate_pair(float a, float b, float c, float s, float *y0, float *y1
 dsv4_status dsv4_ref_rope_apply(const dsv4_rope_cfg *cfg, size_t T, size_t rows, size_t width,
                                 int inverse, const float *cos_t, const float *sin_t,
                                 const float *x, float *y) {
-    dsv4_status st = rope_check(cfg);
+    dsv4_status st = dsv4_rope_check(cfg);
     size_t tr, n, half;
     if (st != DSV4_OK) return st;
     if (width < cfg->rope_dim) return DSV4_E_SIZE;

@@ -32,15 +32,16 @@ static void note_divergence(verdict *v, const char *stage, const char *tensor,
                  stage, tensor, r->first_index, r->first_at, r->first_got, r->first_exp);
 }
 
-/* in.* present in the candidate must be the golden ones, bit for bit, and
- * so must a stream's starting state (step0.state.*).  The state entering a
- * later call is the candidate's own result of the call before, judged there. */
+/* w.* and in.* present in the candidate must be the golden ones, bit for
+ * bit, and so must a stream's starting state (step0.state.*).  The state
+ * entering a later call is the candidate's own result of the call before,
+ * judged there. */
 static int inputs_match(const dsv4_st *cand, const dsv4_st *gold, const dsv4_golden *g,
                         FILE *out) {
-    const dsv4_tensor_decl *lists[2] = {g->op->inputs, g->op->state};
+    const dsv4_tensor_decl *lists[3] = {g->op->weights, g->op->inputs, g->op->state};
     char name[512];
     for (size_t k = 0; k < g->n_calls; k++)
-        for (int l = 0; l < (k == 0 ? 2 : 1); l++)
+        for (int l = 0; l < (k == 0 ? 3 : 2); l++)
             for (const dsv4_tensor_decl *d = lists[l]; d && d->name; d++) {
                 dsv4_call_name(g->op, k, d->name, name, sizeof name);
                 const dsv4_tensor *c = dsv4_st_find(cand, name);

@@ -28,6 +28,7 @@ dsv4_view dsv4_golden_view(const dsv4_golden *g, const dsv4_st *st, size_t k, ch
     dsv4_view v = {0};
     dsv4_call_name(g->op, k, "", prefix, prefix_len);
     dsv4_view_add(&v, st, prefix);
+    if (*prefix) dsv4_view_add(&v, st, ""); /* the weights, stored once */
     return v;
 }
 

@@ -63,6 +63,8 @@ static void list_tensor(const char *verb, const dsv4_tensor_decl *d, const dsv4_
 static void list_stage(const dsv4_stage_decl *sd, FILE *out, const dsv4_opcfg *cfg) {
     fprintf(out, "    %s", sd->name);
     if (sd->repeat) fprintf(out, "   (k = 1..%s, one stage each)", sd->repeat);
+    if (sd->when) fprintf(out, "   (when %s is not 0)", sd->when);
+    if (sd->unless) fprintf(out, "   (when %s is 0)", sd->unless);
     fputs("\n      reads ", out);
     for (const char *const *i = sd->inputs; *i; i++) fprintf(out, "%s%s", *i, i[1] ? ", " : "");
     if (sd->first_inputs) {
@@ -89,6 +91,10 @@ static void list_op(const dsv4_op *op, FILE *out) {
     }
     fputs("  config:\n", out);
     for (const dsv4_cfg_key *k = op->keys; k->name; k++) list_key(k, out);
+    if (op->weights && op->weights[0].name) {
+        fputs("  weights (the same for every call):\n", out);
+        for (const dsv4_tensor_decl *d = op->weights; d->name; d++) list_tensor("", d, &cfg, out);
+    }
     fputs("  inputs:\n", out);
     for (const dsv4_tensor_decl *d = op->inputs; d->name; d++) list_tensor("", d, &cfg, out);
     if (dsv4_op_streaming(op)) {

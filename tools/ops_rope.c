@@ -3,39 +3,14 @@
  * precompute_freqs_cis with YaRN and the rotation of apply_rotary_emb.
  * The table has one implementation, which ref and opt share; the rotation
  * has no opt entry point yet, so both implementations run ref's. */
-#include "registry.h"
+#include "ops_shared.h"
 
-#include <float.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 /* ---- checks (shared with the oracle) --------------------------------------------- */
-static double number(const dsv4_json *cfg, const char *key) {
-    return dsv4_json_get(cfg, key)->number;
-}
-
-/* The limits of dsv4_rope_cfg (include/dsv4.h) that the key declarations
- * cannot state on their own. */
 static dsv4_status rope_check(const dsv4_json *cfg, dsv4_binding *b, char *err, size_t errlen) {
     (void)b;
-    if (dsv4_json_get(cfg, "rope_dim")->u % 2 != 0) {
-        snprintf(err, errlen, "op rope: rope_dim must be even (channels rotate in pairs)");
-        return DSV4_E_ARG;
-    }
-    if (!(number(cfg, "base") > 1.0) || !(number(cfg, "base") <= FLT_MAX)) {
-        snprintf(err, errlen, "op rope: base must be above 1 and at most FLT_MAX");
-        return DSV4_E_ARG;
-    }
-    if (dsv4_json_get(cfg, "original_seq_len")->u == 0) return DSV4_OK; /* no YaRN */
-    if (!(number(cfg, "factor") >= 1.0) || !(number(cfg, "factor") <= FLT_MAX)) {
-        snprintf(err, errlen, "op rope: with YaRN, factor must be in [1, FLT_MAX]");
-        return DSV4_E_ARG;
-    }
-    if (!(number(cfg, "beta_fast") > 0.0) || !(number(cfg, "beta_slow") > 0.0)) {
-        snprintf(err, errlen, "op rope: with YaRN, beta_fast and beta_slow must be above 0");
-        return DSV4_E_ARG;
-    }
-    return DSV4_OK;
+    return dsv4_rope_keys_check(cfg, "rope", err, errlen);
 }
 
 #ifndef DSV4_SCHEMA_ONLY
@@ -50,12 +25,7 @@ static dsv4_status rope_params_of(const dsv4_json *cfg, void **params, char *err
     (void)err;
     (void)errlen;
     if (!p) return DSV4_E_NOMEM;
-    p->cfg.rope_dim = (size_t)dsv4_json_get(cfg, "rope_dim")->u;
-    p->cfg.base = number(cfg, "base");
-    p->cfg.factor = number(cfg, "factor");
-    p->cfg.original_seq_len = dsv4_json_get(cfg, "original_seq_len")->u;
-    p->cfg.beta_fast = number(cfg, "beta_fast");
-    p->cfg.beta_slow = number(cfg, "beta_slow");
+    p->cfg = dsv4_rope_keys_cfg(cfg);
     p->inverse = dsv4_json_get(cfg, "inverse")->string[0] == 'y';
     *params = p;
     return DSV4_OK;
@@ -95,35 +65,7 @@ const dsv4_op dsv4_op_rope = {
     .name = "rope",
     .description = "RoPE as V4 applies it: YaRN frequency table, interleaved pairs of the last "
                    "rope_dim channels, bf16",
-    .keys = DSV4_KEYS({.name = "rope_dim",
-                       .kind = DSV4_KEY_UINT,
-                       .def = "64",
-                       .min = 2,
-                       .max = 65536,
-                       .help = "channels rotated, the last of each row; even (V4: 64)"},
-                      {.name = "base",
-                       .kind = DSV4_KEY_NUMBER,
-                       .def = "160000",
-                       .help = "theta (V4: 160000 with a compressor, 10000 window-only)"},
-                      {.name = "factor",
-                       .kind = DSV4_KEY_NUMBER,
-                       .def = "16",
-                       .help = "YaRN scale factor (V4: 16)"},
-                      {.name = "original_seq_len",
-                       .kind = DSV4_KEY_UINT,
-                       .def = "65536",
-                       .min = 0,
-                       .max = (1ull << 53) - 1,
-                       .help = "YaRN's original context; 0 = no YaRN (V4: 65536 with a "
-                               "compressor, 0 window-only)"},
-                      {.name = "beta_fast",
-                       .kind = DSV4_KEY_NUMBER,
-                       .def = "32",
-                       .help = "YaRN correction range, fast end in rotations (V4: 32)"},
-                      {.name = "beta_slow",
-                       .kind = DSV4_KEY_NUMBER,
-                       .def = "1",
-                       .help = "YaRN correction range, slow end in rotations (V4: 1)"},
+    .keys = DSV4_KEYS(DSV4_ROPE_KEYS,
                       {.name = "inverse",
                        .kind = DSV4_KEY_ENUM,
                        .def = "no",

@@ -13,6 +13,7 @@ extern const dsv4_op dsv4_op_cast, dsv4_op_quant;
 extern const dsv4_op dsv4_op_hc_pre, dsv4_op_sinkhorn, dsv4_op_hc_post, dsv4_op_hc_head;
 extern const dsv4_op dsv4_op_newton_schulz, dsv4_op_muon_step, dsv4_op_adamw_step;
 extern const dsv4_op dsv4_op_rope, dsv4_op_hadamard, dsv4_op_rms_norm;
+extern const dsv4_op dsv4_op_compressor;
 
 /* The table: one line per operator, in the order `dsv4 list` shows them. */
 static const dsv4_op *const op_table[] = {
@@ -20,6 +21,7 @@ static const dsv4_op *const op_table[] = {
     &dsv4_op_hc_pre,        &dsv4_op_sinkhorn,  &dsv4_op_hc_post, &dsv4_op_hc_head,
     &dsv4_op_newton_schulz, &dsv4_op_muon_step, &dsv4_op_adamw_step,
     &dsv4_op_rope,          &dsv4_op_hadamard,  &dsv4_op_rms_norm,
+    &dsv4_op_compressor,
 };
 
 size_t dsv4_op_count(void) { return sizeof op_table / sizeof op_table[0]; }
@@ -208,13 +210,31 @@ static dsv4_status make_inst(const dsv4_stage_decl *d, size_t k, dsv4_stage_inst
     return DSV4_OK;
 }
 
+/* The instances of declaration d under the config's symbols: 0 when its
+ * `when` symbol is 0 or its `unless` symbol is not, else its `repeat`
+ * symbol's value or 1.  -1 when a symbol it names is not bound. */
+static int64_t instances(const dsv4_opcfg *cfg, const dsv4_stage_decl *d) {
+    uint64_t v;
+    if (d->when) {
+        if (!dsv4_bind_get(&cfg->syms, d->when, &v)) return -1;
+        if (v == 0) return 0;
+    }
+    if (d->unless) {
+        if (!dsv4_bind_get(&cfg->syms, d->unless, &v)) return -1;
+        if (v != 0) return 0;
+    }
+    if (!d->repeat) return 1;
+    if (!dsv4_bind_get(&cfg->syms, d->repeat, &v) || v > INT64_MAX) return -1;
+    return (int64_t)v;
+}
+
 static dsv4_status make_plan(dsv4_opcfg *cfg, char *err, size_t errlen) {
     size_t total = 0;
     for (const dsv4_stage_decl *d = cfg->op->stages; d->name; d++) {
-        uint64_t reps = 1;
-        if (d->repeat && !dsv4_bind_get(&cfg->syms, d->repeat, &reps)) {
-            snprintf(err, errlen, "internal: op %s stage %s repeats over unknown symbol %s",
-                     cfg->op->name, d->name, d->repeat);
+        int64_t reps = instances(cfg, d);
+        if (reps < 0) {
+            snprintf(err, errlen, "internal: op %s stage %s names an unknown symbol",
+                     cfg->op->name, d->name);
             return DSV4_E_FORMAT;
         }
         total += (size_t)reps;
@@ -222,8 +242,7 @@ static dsv4_status make_plan(dsv4_opcfg *cfg, char *err, size_t errlen) {
     cfg->stages = calloc(total ? total : 1, sizeof *cfg->stages);
     if (!cfg->stages) return no_memory(err, errlen);
     for (const dsv4_stage_decl *d = cfg->op->stages; d->name; d++) {
-        uint64_t reps = 1;
-        if (d->repeat) dsv4_bind_get(&cfg->syms, d->repeat, &reps);
+        uint64_t reps = (uint64_t)instances(cfg, d);
         for (uint64_t k = 1; k <= reps; k++) {
             dsv4_status st = make_inst(d, d->repeat ? (size_t)k : 0, &cfg->stages[cfg->n_stages]);
             cfg->n_stages++;
@@ -292,6 +311,7 @@ static const dsv4_tensor_decl *find_decl(const dsv4_tensor_decl *list, const cha
 
 const dsv4_tensor_decl *dsv4_opcfg_decl(const dsv4_opcfg *cfg, const char *name) {
     const dsv4_tensor_decl *d = find_decl(cfg->op->inputs, name);
+    if (!d) d = find_decl(cfg->op->weights, name);
     if (!d) d = find_decl(cfg->op->state, name);
     long s = d ? -1 : dsv4_opcfg_producer(cfg, name);
     if (s < 0) return d;
@@ -309,6 +329,14 @@ void dsv4_view_add(dsv4_view *v, const dsv4_st *st, const char *prefix) {
     }
 }
 
+/* The prefix of the call's own names (for messages): the first non-empty
+ * one of the layers, or "". */
+static const char *call_prefix(const dsv4_view *v) {
+    for (size_t i = 0; i < v->n; i++)
+        if (*v->prefix[i]) return v->prefix[i];
+    return "";
+}
+
 const dsv4_tensor *dsv4_view_find(const dsv4_view *v, const char *name) {
     char full[512];
     for (size_t i = 0; i < v->n; i++) {
@@ -320,7 +348,7 @@ const dsv4_tensor *dsv4_view_find(const dsv4_view *v, const char *name) {
 }
 
 void dsv4_call_name(const dsv4_op *op, size_t step, const char *name, char *buf, size_t len) {
-    if (dsv4_op_streaming(op))
+    if (dsv4_op_streaming(op) && strncmp(name, "w.", 2) != 0)
         snprintf(buf, len, "step%zu.%s", step, name);
     else
         snprintf(buf, len, "%s", name);
@@ -347,7 +375,8 @@ static dsv4_status bind_list(const dsv4_tensor_decl *list, const dsv4_view *v, d
     for (const dsv4_tensor_decl *d = list; d && d->name; d++) {
         const dsv4_tensor *t = dsv4_view_find(v, d->name);
         if (!t) {
-            snprintf(err, errlen, "missing tensor %s%s (%s [%s])", v->n ? v->prefix[v->n - 1] : "",
+            int weight = strncmp(d->name, "w.", 2) == 0;
+            snprintf(err, errlen, "missing tensor %s%s (%s [%s])", weight ? "" : call_prefix(v),
                      d->name, d->dtype, d->shape);
             return DSV4_E_NOTFOUND;
         }
@@ -361,8 +390,10 @@ dsv4_status dsv4_call_bind(const dsv4_opcfg *cfg, const dsv4_view *v, dsv4_bindi
                            size_t errlen) {
     dsv4_status st = dsv4_bind_copy(b, &cfg->syms);
     if (st != DSV4_OK) return no_memory(err, errlen);
-    st = bind_list(cfg->op->inputs, v, b, err, errlen);
+    st = bind_list(cfg->op->weights, v, b, err, errlen);
+    if (st == DSV4_OK) st = bind_list(cfg->op->inputs, v, b, err, errlen);
     if (st == DSV4_OK) st = bind_list(cfg->op->state, v, b, err, errlen);
+    if (st == DSV4_OK && cfg->op->derive) st = cfg->op->derive(v, b, err, errlen);
     return st;
 }
 
@@ -432,7 +463,7 @@ static dsv4_status gather_inputs(const dsv4_opcfg *cfg, const dsv4_stage_inst *s
         in[i] = dsv4_view_find(v, s->inputs[i]);
         if (!in[i]) {
             snprintf(err, errlen, "stage %s needs tensor %s%s", s->name,
-                     v->n ? v->prefix[v->n - 1] : "", s->inputs[i]);
+                     strncmp(s->inputs[i], "w.", 2) == 0 ? "" : call_prefix(v), s->inputs[i]);
             return DSV4_E_NOTFOUND;
         }
         dsv4_status st = dsv4_call_check(cfg, b, s->inputs[i], in[i], err, errlen);
@@ -488,13 +519,15 @@ size_t dsv4_op_calls(const dsv4_op *op, const dsv4_st *in) {
     }
 }
 
-/* Copy the tensors of `list` from view v into out under call `step`'s names. */
+/* Copy the tensors of `list` from view v into out under call `step`'s names
+ * (a weight only once). */
 static dsv4_status copy_decls(const dsv4_opcfg *cfg, const dsv4_tensor_decl *list,
                               const dsv4_view *v, size_t step, dsv4_st *out, char *err,
                               size_t errlen) {
     char name[512];
     for (const dsv4_tensor_decl *d = list; d && d->name; d++) {
         dsv4_call_name(cfg->op, step, d->name, name, sizeof name);
+        if (dsv4_st_find(out, name)) continue;
         dsv4_status st = dsv4_st_copy_tensor(out, dsv4_view_find(v, d->name), name);
         if (st != DSV4_OK) {
             snprintf(err, errlen, "copying %s: %s", name, dsv4_strerror(st));
@@ -545,7 +578,9 @@ dsv4_status dsv4_op_run_all(const dsv4_opcfg *cfg, dsv4_impl impl, const dsv4_st
         dsv4_view_add(&v, out, prefix);                /* this call's outputs so far */
         if (k > 0) dsv4_view_add(&v, &state, "");      /* the state the last call left */
         dsv4_view_add(&v, in, prefix);                 /* the call's inputs */
+        dsv4_view_add(&v, in, "");                     /* the weights, stored once */
         st = dsv4_call_bind(cfg, &v, &b, err, errlen);
+        if (st == DSV4_OK) st = copy_decls(cfg, op->weights, &v, k, out, err, errlen);
         if (st == DSV4_OK) st = copy_decls(cfg, op->inputs, &v, k, out, err, errlen);
         if (st == DSV4_OK) st = copy_decls(cfg, op->state, &v, k, out, err, errlen);
         for (size_t s = 0; st == DSV4_OK && s < cfg->n_stages; s++) {

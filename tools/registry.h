@@ -1,9 +1,10 @@
 /* registry.h - the operators dsv4 knows, each declared once.
  *
  * One declaration per operator (tools/ops_<family>.c) says everything the
- * generic code needs: its config keys (defaults, limits, help), its inputs
- * `in.*` and, for a streaming operator, its state `state.*` (dtype and a
- * symbolic shape such as "T,hc,d"), and its stages in pipeline order, each
+ * generic code needs: its config keys (defaults, limits, help), its weights
+ * `w.*` (inputs that stay the same from call to call), its inputs `in.*`
+ * and, for a streaming operator, its state `state.*` (dtype and a symbolic
+ * shape such as "T,hc,d"), and its stages in pipeline order, each
  * with the tensors it reads, the outputs it writes (dtype, shape, default
  * tolerance) and its own run function.  The `dsv4` program (list, run,
  * verify, check, gen), the bench, the tests and the oracle all read the same
@@ -16,15 +17,21 @@
  * the config's integer keys, what the operator's `check` derives from the
  * config (e.g. quant's `pack`), and the free dimensions that the inputs
  * bind: a dimension written as a lone unbound name (T, rows) takes the size
- * the first tensor in declaration order (in.*, then state.*) gives it, and
- * every later use must agree.  Outputs are allocated from the bound shapes,
- * so a run function only computes.
+ * the first tensor in declaration order (w.*, in.*, then state.*) gives it,
+ * and every later use must agree.  An operator whose output sizes depend on
+ * the values of its inputs (how many entries a compressor call emits
+ * depends on the position in state.pos) binds them in its `derive` hook.
+ * Outputs are allocated from the bound shapes, so a run function only
+ * computes.
  *
- * Names follow spec/golden.md §3: `in.<x>`, `state.<x>`, `<stage>.<x>`; in
- * the file of a streaming operator every name of call k carries the prefix
- * `step<k>.`.  A stage with `repeat` stands for instances k = 1..value of a
+ * Names follow spec/golden.md §3: `w.<x>`, `in.<x>`, `state.<x>`,
+ * `<stage>.<x>`; in the file of a streaming operator every name of call k
+ * but the weights carries the prefix `step<k>.`.  A stage with `repeat` stands for instances k = 1..value of a
  * symbol (one Newton-Schulz step each); "{k}" and "{k-1}" in its names are
- * replaced by the instance number. */
+ * replaced by the instance number.  A stage with `when` or `unless` exists
+ * only for the configs whose symbol is nonzero (zero): two declarations of
+ * one stage name, one `when` and one `unless` the same symbol, give a
+ * stage that reads different tensors in the two cases. */
 #ifndef DSV4_REGISTRY_H
 #define DSV4_REGISTRY_H
 
@@ -119,6 +126,7 @@ typedef struct dsv4_tensor_decl {
 
 typedef struct dsv4_stage_ctx dsv4_stage_ctx;
 typedef dsv4_status (*dsv4_stage_fn)(const dsv4_stage_ctx *c);
+typedef struct dsv4_view dsv4_view;
 
 typedef struct dsv4_stage_decl {
     const char *name;                 /* with `repeat`, holds "{k}" */
@@ -126,6 +134,8 @@ typedef struct dsv4_stage_decl {
     const dsv4_tensor_decl *outputs;  /* DSV4_TENSORS(...) */
     const char *repeat;               /* NULL, or the symbol counting the instances */
     const char *const *first_inputs;  /* with repeat: instance 1's inputs, when they differ */
+    const char *when;                 /* NULL, or a symbol: the stage exists iff it is not 0 */
+    const char *unless;               /* NULL, or a symbol: the stage exists iff it is 0 */
     dsv4_stage_fn run;                /* DSV4_RUN(fn) */
 } dsv4_stage_decl;
 
@@ -134,6 +144,7 @@ struct dsv4_op {
     const char *name;
     const char *description;
     const dsv4_cfg_key *keys;         /* DSV4_KEYS(...) */
+    const dsv4_tensor_decl *weights;  /* NULL, or DSV4_TENSORS(...): w.* */
     const dsv4_tensor_decl *inputs;   /* DSV4_TENSORS(...): in.* */
     const dsv4_tensor_decl *state;    /* NULL, or state.* of a streaming operator */
     const dsv4_stage_decl *stages;    /* DSV4_STAGES(...), in pipeline order */
@@ -143,6 +154,10 @@ struct dsv4_op {
     dsv4_status (*check)(const dsv4_json *cfg, dsv4_binding *b, char *err, size_t errlen);
     /* The run functions' parameters, malloc'ed (DSV4_RUN; may be NULL). */
     dsv4_status (*params)(const dsv4_json *cfg, void **params, char *err, size_t errlen);
+    /* Symbols of one call that depend on the values of its tensors, bound
+     * after the shapes of w.*, in.* and state.* (the tensors, looked up in
+     * v, are checked already).  May be NULL.  Runs in the oracle too. */
+    dsv4_status (*derive)(const dsv4_view *v, dsv4_binding *b, char *err, size_t errlen);
 };
 
 /* ---- the registry -------------------------------------------------------------- */
@@ -184,7 +199,7 @@ dsv4_status dsv4_op_configure(const dsv4_op *op, const char *json_text, dsv4_opc
 void dsv4_opcfg_free(dsv4_opcfg *cfg);
 /* Index of the stage instance that writes tensor `name`, or -1. */
 long dsv4_opcfg_producer(const dsv4_opcfg *cfg, const char *name);
-/* The declaration of a stage output or of an in./state. tensor, by name
+/* The declaration of a stage output or of a w./in./state. tensor, by name
  * (with the {k} of a repeated stage's output already replaced). */
 const dsv4_tensor_decl *dsv4_opcfg_decl(const dsv4_opcfg *cfg, const char *name);
 
@@ -192,19 +207,21 @@ const dsv4_tensor_decl *dsv4_opcfg_decl(const dsv4_opcfg *cfg, const char *name)
 /* Layers searched in order; each adds its prefix to the names it is asked
  * for ("step3." in a streaming operator's file, "" elsewhere). */
 #define DSV4_VIEW_LAYERS 4
-typedef struct dsv4_view {
+struct dsv4_view {
     size_t n;
     const dsv4_st *st[DSV4_VIEW_LAYERS];
     const char *prefix[DSV4_VIEW_LAYERS];
-} dsv4_view;
+};
 
 void dsv4_view_add(dsv4_view *v, const dsv4_st *st, const char *prefix);
 const dsv4_tensor *dsv4_view_find(const dsv4_view *v, const char *name);
-/* "step<k>.<name>" for a streaming operator, "<name>" otherwise. */
+/* "step<k>.<name>" for a streaming operator, "<name>" otherwise and for its
+ * weights (`w.*`, stored once). */
 void dsv4_call_name(const dsv4_op *op, size_t step, const char *name, char *buf, size_t len);
 
-/* Check the call's in.* and state.* tensors and bind their free dimensions
- * (b starts as a copy of the config's symbols). */
+/* Check the call's w.*, in.* and state.* tensors, bind their free
+ * dimensions and the operator's derived symbols (b starts as a copy of the
+ * config's symbols). */
 dsv4_status dsv4_call_bind(const dsv4_opcfg *cfg, const dsv4_view *v, dsv4_binding *b, char *err,
                            size_t errlen);
 /* Check a tensor of the call against its declaration under b. */

@@ -174,6 +174,18 @@ uint32_t ox_f32_of_text(const char *s) {
     return bits;
 }
 
+void ox_f32_decimal(uint32_t bits, char *buf, size_t len) {
+    mpfr_t v, back;
+    mpfr_inits(v, back, (mpfr_ptr)0);
+    ox_set_f32_bits(v, bits);
+    for (int p = 1; p <= 9; p++) {
+        mpfr_snprintf(buf, len, "%.*Rg", p, v);
+        mpfr_set_str(back, buf, 10, MPFR_RNDN);
+        if (ox_round_f32(back) == bits) break;
+    }
+    mpfr_clears(v, back, (mpfr_ptr)0);
+}
+
 /* ---- self test -------------------------------------------------------- */
 static uint32_t round_pow2_sum(long a, int sa, long b, int sb) {
     /* sa*2^a + sb*2^b, exactly (|a - b| < OX_PREC) */

@@ -56,6 +56,9 @@ uint32_t ox_round_f32(const mpfr_t x);
 uint32_t ox_f32_of_double(double d);
 uint32_t ox_f32_of_dyadic(long num, long e);
 uint32_t ox_f32_of_text(const char *s);
+/* The shortest decimal text (at most 9 digits) that reads back to the fp32
+ * value `bits`: config values such as eps ("1e-06"). */
+void ox_f32_decimal(uint32_t bits, char *buf, size_t len);
 
 /* ---- deterministic RNG: xoshiro256** seeded with splitmix64 -------------- */
 typedef struct ox_rng {

@@ -6,6 +6,11 @@
 
 #include "golden_io.h"
 
+/* One row x [n] (n a power of two) -> y = bf16((1/sqrt(n)) H_n x) (bf16
+ * values), y_f32 (the exact value rounded to fp32) and y_tol (the bound of
+ * spec/hadamard.md §4), [n] each; shared with the compressor's oracle. */
+void oh_rotate_row(const uint32_t *x, size_t n, uint32_t *y, uint32_t *y_f32, uint32_t *y_tol);
+
 extern const og_op og_op_hadamard;
 
 #endif

@@ -92,23 +92,10 @@ static void track_max(mpfr_t max, const mpfr_t v) {
     if (mpfr_number_p(v) && mpfr_cmpabs(v, max) > 0) mpfr_abs(max, v, MPFR_RNDN);
 }
 
-/* The shortest decimal that reads back to the fp32 value `bits`. */
-static void eps_text(uint32_t bits, char *buf, size_t len) {
-    mpfr_t v, back;
-    mpfr_inits(v, back, (mpfr_ptr)0);
-    set_bits(v, bits);
-    for (int p = 1; p <= 9; p++) {
-        mpfr_snprintf(buf, len, "%.*Rg", p, v);
-        mpfr_set_str(back, buf, 10, MPFR_RNDN);
-        if (ox_round_f32(back) == bits) break;
-    }
-    mpfr_clears(v, back, (mpfr_ptr)0);
-}
-
 void om_config_text(const om_cfg *c, char *buf, size_t len) {
     char he[40], ne[40];
-    eps_text(c->hc_eps, he, sizeof he);
-    eps_text(c->norm_eps, ne, sizeof ne);
+    ox_f32_decimal(c->hc_eps, he, sizeof he);
+    ox_f32_decimal(c->norm_eps, ne, sizeof ne);
     snprintf(buf, len,
              "{\"hc\":%zu,\"d\":%zu,\"sinkhorn_iters\":%d,\"hc_eps\":%s,\"norm_eps\":%s}", c->hc,
              c->d, c->iters, he, ne);
@@ -522,7 +509,7 @@ int om_build_sinkhorn(og_file *f, const char *case_name, uint64_t seed, const ch
         om_vec_round(&c, &comb[t * nn]);
     }
     char sk_config[160], et[40], tol[TOL_TEXT];
-    eps_text(in->eps, et, sizeof et);
+    ox_f32_decimal(in->eps, et, sizeof et);
     snprintf(sk_config, sizeof sk_config, "{\"n\":%zu,\"iters\":%d,\"eps\":%s}", n, in->iters,
              et);
     og_begin(f, "sinkhorn", case_name, sk_config, seed, desc);

@@ -19,8 +19,7 @@ typedef struct on_case {
     uint32_t *x, *w; /* [rows, d], [d] */
 } on_case;
 
-/* (N1), (N2) exactly, then one rounding. */
-static uint32_t rms_row(const uint32_t *x, size_t d, uint32_t eps) {
+void onr_rms(const uint32_t *x, size_t d, uint32_t eps, mpfr_t r) {
     mpfr_t ss, t;
     mpfr_inits(ss, t, (mpfr_ptr)0);
     mpfr_set_ui(ss, 0, MPFR_RNDN);
@@ -32,28 +31,44 @@ static uint32_t rms_row(const uint32_t *x, size_t d, uint32_t eps) {
     mpfr_div_ui(ss, ss, (unsigned long)d, MPFR_RNDN);
     ox_set_f32_bits(t, eps);
     mpfr_add(ss, ss, t, MPFR_RNDN);
-    mpfr_rec_sqrt(ss, ss, MPFR_RNDN); /* 1/sqrt(+0) = +Inf, 1/sqrt(+Inf) = +0 */
-    uint32_t r = ox_round_f32(ss);
+    mpfr_rec_sqrt(r, ss, MPFR_RNDN); /* 1/sqrt(+0) = +Inf, 1/sqrt(+Inf) = +0 */
     mpfr_clears(ss, t, (mpfr_ptr)0);
-    return r;
 }
 
-/* (N3) from the stored r: y (bf16 values) and y_f32 [d]. */
-static void norm_row(const uint32_t *x, uint32_t r, const uint32_t *w, size_t d, uint32_t *y,
-                     uint32_t *y_f32) {
+void onr_apply(const uint32_t *x, const mpfr_t r, const uint32_t *w, size_t d, uint32_t *y,
+               uint32_t *y_f32) {
     const on_format *bf = on_get(ON_BF16);
     mpfr_t e, t;
     mpfr_inits(e, t, (mpfr_ptr)0);
     for (size_t k = 0; k < d; k++) {
         ox_set_f32_bits(e, x[k]);
-        ox_set_f32_bits(t, r);
-        mpfr_mul(e, e, t, MPFR_RNDN); /* exact at OX_PREC */
+        mpfr_mul(e, e, r, MPFR_RNDN); /* exact for an fp32 r; r exact to OX_PREC bits otherwise */
         ox_set_f32_bits(t, w[k]);
         mpfr_mul(e, e, t, MPFR_RNDN);
         y[k] = on_decode_f32(bf, on_encode(bf, e));
         y_f32[k] = ox_round_f32(e);
     }
     mpfr_clears(e, t, (mpfr_ptr)0);
+}
+
+/* Stage rms: (N1), (N2) exactly, then one rounding. */
+static uint32_t rms_row(const uint32_t *x, size_t d, uint32_t eps) {
+    mpfr_t r;
+    mpfr_init(r);
+    onr_rms(x, d, eps, r);
+    uint32_t bits = ox_round_f32(r);
+    mpfr_clear(r);
+    return bits;
+}
+
+/* Stage norm: (N3) from the stored r: y (bf16 values) and y_f32 [d]. */
+static void norm_row(const uint32_t *x, uint32_t r, const uint32_t *w, size_t d, uint32_t *y,
+                     uint32_t *y_f32) {
+    mpfr_t rr;
+    mpfr_init(rr);
+    ox_set_f32_bits(rr, r);
+    onr_apply(x, rr, w, d, y, y_f32);
+    mpfr_clear(rr);
 }
 
 /* The tolerances of spec/norm.md §4: r relative tau_d = 8 sqrt(d) u; y
@@ -77,19 +92,6 @@ static void tolerances(size_t d, char *rms, char *norm, size_t len) {
     mpfr_clears(tau, rel, (mpfr_ptr)0);
 }
 
-/* The eps of a config as decimal text that reads back to the same fp32. */
-static void eps_text(uint32_t eps, char *buf, size_t len) {
-    mpfr_t v, back;
-    mpfr_inits(v, back, (mpfr_ptr)0);
-    ox_set_f32_bits(v, eps);
-    for (int p = 1; p <= 9; p++) {
-        mpfr_snprintf(buf, len, "%.*Rg", p, v);
-        mpfr_set_str(back, buf, 10, MPFR_RNDN);
-        if (ox_round_f32(back) == eps) break;
-    }
-    mpfr_clears(v, back, (mpfr_ptr)0);
-}
-
 static int build(og_file *f, const char *case_name, uint64_t seed, const char *desc,
                  const on_case *in, char *err, size_t errlen) {
     size_t n = in->rows * in->d;
@@ -105,7 +107,7 @@ static int build(og_file *f, const char *case_name, uint64_t seed, const char *d
         norm_row(&in->x[i * in->d], r[i], in->w, in->d, &y[i * in->d], &y[n + i * in->d]);
     }
     char config[128], eps[40], tol_rms[TOL_TEXT], tol_norm[TOL_TEXT];
-    eps_text(in->eps, eps, sizeof eps);
+    ox_f32_decimal(in->eps, eps, sizeof eps);
     snprintf(config, sizeof config, "{\"d\":%zu,\"eps\":%s}", in->d, eps);
     tolerances(in->d, tol_rms, tol_norm, TOL_TEXT);
     og_begin(f, "rms_norm", case_name, config, seed, desc);
