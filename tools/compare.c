@@ -453,8 +453,10 @@ static void compare_topk_ties(const dsv4_tensor *got, const dsv4_tensor *exp,
                     seen[gc] = row + 1;
                     double sg = f32_at(sc, row * n + (size_t)gc);
                     double sx = xc >= 0 && (size_t)xc < n ? f32_at(sc, row * n + (size_t)xc) : NAN;
-                    ok = sg == sx;
-                    double d = fabs(sg - sx);
+                    /* NaN scores rank together (spec/golden.md §5) */
+                    int both_nan = isnan(sg) && isnan(sx) && xc >= 0 && (size_t)xc < n;
+                    ok = sg == sx || both_nan;
+                    double d = both_nan ? 0.0 : fabs(sg - sx);
                     if (!(d <= c->max_abs)) c->max_abs = isnan(d) ? INFINITY : d;
                 }
             }

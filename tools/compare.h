@@ -19,9 +19,10 @@
  *             ties "unspecified", a row passes when, position by position,
  *             the candidate's entry is -1 exactly where the golden one is,
  *             and otherwise an entry in [0, n), distinct within the row,
- *             whose score equals (as a value) the score of the golden entry
- *             at that position: the candidate may order, and choose among,
- *             exactly tied entries differently, nothing else.  With an
+ *             whose score equals (as a value; a NaN equals only a NaN) the
+ *             score of the golden entry at that position: the candidate may
+ *             order, and choose among, exactly tied entries differently,
+ *             nothing else.  With an
  *             offset N, an index v >= 0 names score column v - N (indices
  *             into a KV whose first N rows are not scored).
  * The result records the worst errors and the first mismatch, so that
