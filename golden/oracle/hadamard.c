@@ -31,7 +31,7 @@ static void transform(mpfr_t *z, size_t n, mpfr_t tmp) {
 /* One row x [n] -> y (bf16 values), y_f32 and y_tol [n]:
  * tol = (log2(n) + 2) 2^-24 (1 + 2^-10) S / sqrt(n) + 2^-149, S = sum |x_j|
  * (spec/hadamard.md §4), 0 where the exact value is not a number. */
-static void row(const uint32_t *x, size_t n, uint32_t *y, uint32_t *y_f32, uint32_t *y_tol) {
+void oh_rotate_row(const uint32_t *x, size_t n, uint32_t *y, uint32_t *y_f32, uint32_t *y_tol) {
     mpfr_t *z = malloc(n * sizeof *z);
     mpfr_t tmp, scale, s, t;
     unsigned k = 0;
@@ -77,7 +77,7 @@ static int build(og_file *f, const char *case_name, uint64_t seed, const char *d
     }
     size_t total = rows * n;
     for (size_t r = 0; r < rows; r++)
-        row(&x[r * n], n, &y[r * n], &y[total + r * n], &y[2 * total + r * n]);
+        oh_rotate_row(&x[r * n], n, &y[r * n], &y[total + r * n], &y[2 * total + r * n]);
     char config[64];
     snprintf(config, sizeof config, "{\"n\":%zu}", n);
     og_begin(f, "hadamard", case_name, config, seed, desc);
@@ -220,12 +220,12 @@ static int selftest(void) {
     uint32_t x[8], y[8], y_f32[8], tol[8];
     int fails = 0;
     for (int j = 0; j < 8; j++) x[j] = ox_f32_of_dyadic(j + 1, 0);
-    row(x, 8, y, y_f32, tol);
+    oh_rotate_row(x, 8, y, y_f32, tol);
     for (int i = 0; i < 8; i++) fails += ox_check_bits("hadamard worked y", y[i], want_y[i]);
     fails += ox_check_bits("hadamard worked y_f32[1]", y_f32[1], 0xBFB504F3u); /* -sqrt(2) */
     /* n = 1 is the identity, rounded to bf16 */
     x[0] = 0x3F808080u;
-    row(x, 1, y, y_f32, tol);
+    oh_rotate_row(x, 1, y, y_f32, tol);
     fails += ox_check_bits("hadamard n = 1", y[0], 0x3F810000u);
     return fails;
 }
