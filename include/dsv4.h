@@ -691,6 +691,93 @@ DSV4_API dsv4_status dsv4_compress_finish(const dsv4_compressor_cfg *cfg,
                                           dsv4_compress_stage stage, int64_t first, size_t n,
                                           const float *in, float *out);
 
+/* ------------------------------------------------------------------------ */
+/* Lightning indexer (spec/indexer.md)                                       */
+/* ------------------------------------------------------------------------ */
+/* The indexer of a CSA layer.  Valid: every size >= 1; head_dim a power of
+ * two, a multiple of 32, >= rope.rope_dim; act_fp8: q_lora a multiple of
+ * 128; a valid rope.  Else DSV4_E_ARG. */
+typedef struct dsv4_indexer_cfg {
+    size_t dim;         /* width of the layer input x (V4-Flash 4096, V4-Pro 7168) */
+    size_t q_lora;      /* width of qr (1024, 1536) */
+    size_t n_heads;     /* H (64) */
+    size_t head_dim;    /* hd (128) */
+    size_t ratio;       /* tokens per compressed entry (4) */
+    size_t topk;        /* entries selected per query (512, 1024) */
+    size_t window;      /* rows before the compressed entries in a decode KV (128) */
+    int act_fp8;        /* 1: qr fake-quantized to FP8 E4M3 1x128 before its projection (V4) */
+    dsv4_rope_cfg rope; /* V4: DSV4_ROPE_V4_COMPRESS */
+} dsv4_indexer_cfg;
+
+#define DSV4_INDEXER_V4_FLASH                                                               \
+    {.dim = 4096, .q_lora = 1024, .n_heads = 64, .head_dim = 128, .ratio = 4, .topk = 512,   \
+     .window = 128, .act_fp8 = 1, .rope = DSV4_ROPE_V4_COMPRESS}
+#define DSV4_INDEXER_V4_PRO                                                                 \
+    {.dim = 7168, .q_lora = 1536, .n_heads = 64, .head_dim = 128, .ratio = 4, .topk = 1024,  \
+     .window = 128, .act_fp8 = 1, .rope = DSV4_ROPE_V4_COMPRESS}
+
+/* wq_b [H*hd, q_lora], weights_proj [H, dim] (bf16 values). */
+typedef struct dsv4_indexer_weights {
+    const float *wq_b, *weights_proj;
+} dsv4_indexer_weights;
+
+DSV4_API dsv4_status dsv4_indexer_check(const dsv4_indexer_cfg *cfg);
+/* K = min(topk, E): the width of a call's index lists. */
+DSV4_API size_t dsv4_indexer_width(const dsv4_indexer_cfg *cfg, size_t E);
+
+/* T query tokens at positions pos, pos+1, ... (pos >= 0, pos + T < 2^31):
+ * qr [T, q_lora], x [T, dim], the E compressed keys k [E, hd] (the
+ * indexer compressor's cache rows) -> idx [T, K] (entry numbers, -1 past
+ * the visible ones) and kv [T, K] (the same as rows of the attention's KV:
+ * + T when pos == 0, + window otherwise; -1 stays).  kv may be NULL. */
+DSV4_API dsv4_status dsv4_ref_indexer(const dsv4_indexer_cfg *cfg, const dsv4_indexer_weights *w,
+                                      int64_t pos, size_t T, size_t E, const float *qr,
+                                      const float *x, const float *k, int32_t *idx, int32_t *kv);
+DSV4_API dsv4_status dsv4_opt_indexer(const dsv4_indexer_cfg *cfg, const dsv4_indexer_weights *w,
+                                      int64_t pos, size_t T, size_t E, const float *qr,
+                                      const float *x, const float *k, int32_t *idx, int32_t *kv);
+
+/* The stages (spec/indexer.md §4), each runnable on the golden inputs of
+ * that stage:
+ *   project (I1):  qr [T, q_lora] -> q [T, H, hd]
+ *   query (I2-I4): ROPE at positions pos.., ROTATE (Hadamard), QUANT (FP4):
+ *                  in, out [T, H, hd]; out may equal in (one implementation)
+ *   weights (I5):  x [T, dim] -> w [T, H]
+ *   scores (I6):   q [T, H, hd] (after QUANT), k [E, hd], w [T, H] ->
+ *                  s [T, E] (-Inf where the entry is not visible)
+ *   topk (I7, I8): s [T, E] -> idx, kv [T, K] (kv may be NULL) */
+typedef enum dsv4_indexer_query_stage {
+    DSV4_INDEXER_ROPE = 0,
+    DSV4_INDEXER_ROTATE = 1,
+    DSV4_INDEXER_QUANT = 2
+} dsv4_indexer_query_stage;
+
+DSV4_API dsv4_status dsv4_ref_indexer_project(const dsv4_indexer_cfg *cfg,
+                                              const dsv4_indexer_weights *w, size_t T,
+                                              const float *qr, float *q);
+DSV4_API dsv4_status dsv4_opt_indexer_project(const dsv4_indexer_cfg *cfg,
+                                              const dsv4_indexer_weights *w, size_t T,
+                                              const float *qr, float *q);
+DSV4_API dsv4_status dsv4_indexer_query(const dsv4_indexer_cfg *cfg,
+                                        dsv4_indexer_query_stage stage, int64_t pos, size_t T,
+                                        const float *in, float *out);
+DSV4_API dsv4_status dsv4_ref_indexer_weights(const dsv4_indexer_cfg *cfg,
+                                              const dsv4_indexer_weights *w, size_t T,
+                                              const float *x, float *wts);
+DSV4_API dsv4_status dsv4_opt_indexer_weights(const dsv4_indexer_cfg *cfg,
+                                              const dsv4_indexer_weights *w, size_t T,
+                                              const float *x, float *wts);
+DSV4_API dsv4_status dsv4_ref_indexer_scores(const dsv4_indexer_cfg *cfg, int64_t pos, size_t T,
+                                             size_t E, const float *q, const float *k,
+                                             const float *wts, float *s);
+DSV4_API dsv4_status dsv4_opt_indexer_scores(const dsv4_indexer_cfg *cfg, int64_t pos, size_t T,
+                                             size_t E, const float *q, const float *k,
+                                             const float *wts, float *s);
+DSV4_API dsv4_status dsv4_ref_indexer_topk(const dsv4_indexer_cfg *cfg, int64_t pos, size_t T,
+                                           size_t E, const float *s, int32_t *idx, int32_t *kv);
+DSV4_API dsv4_status dsv4_opt_indexer_topk(const dsv4_indexer_cfg *cfg, int64_t pos, size_t T,
+                                           size_t E, const float *s, int32_t *idx, int32_t *kv);
+
 #ifdef __cplusplus
 }
 #endif

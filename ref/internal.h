@@ -45,6 +45,29 @@ static inline double dsv4_pow2d(int k) { /* k in [-1022, 1023] */
     return v.d;
 }
 
+/* A double rounded once to the nearest bf16 value, ties to even, as an
+ * fp32 value: 8 significant bits down to 2^-126, the fixed bf16 subnormal
+ * spacing 2^-133 below it, +-Inf past the largest bf16 value, NaN as the
+ * canonical NaN (spec/formats.md P1), the sign of zero kept.  No double
+ * rounding through fp32: the bits are cut from the double itself. */
+static inline float dsv4_round_bf16_d(double v) {
+    union { double d; uint64_t u; } x;
+    if (v != v) return dsv4_bf16_decode(0x7FC0u);
+    if (v == 0.0 || v - v != 0.0) return (float)v; /* zero or infinity */
+    int neg = v < 0.0;
+    x.d = neg ? -v : v;
+    if (x.d >= 0x1p-126) {
+        uint64_t keep = (x.u >> 45) & 1u; /* the last kept bit: ties to even */
+        x.u = (x.u + (((uint64_t)1 << 44) - 1) + keep) & ~(((uint64_t)1 << 45) - 1);
+    } else {
+        double t = x.d * dsv4_pow2d(133);            /* exact: a multiple of 2^-133 ... */
+        double r = (t + 0x1p52) - 0x1p52;             /* ... rounded to an integer, RNE */
+        x.d = r * dsv4_pow2d(-133);
+    }
+    float f = (float)x.d; /* exact, or +Inf past the range */
+    return neg ? -f : f;
+}
+
 /* ---- thread pool (opt/pool.c) ------------------------------------------ */
 /* Calls fn(ctx, i) for every i in [0, n_tasks), spread over the pool's
  * threads.  Task i always does the same work whatever the thread count, so
@@ -67,6 +90,39 @@ typedef dsv4_status (*dsv4_compress_project_fn)(const dsv4_compressor_cfg *cfg,
 dsv4_status dsv4_compress_with(dsv4_compress_project_fn project, const dsv4_compressor_cfg *cfg,
                                const dsv4_compressor_weights *w, size_t T, const float *x,
                                dsv4_compressor_state *state, float *entries);
+
+/* ---- the indexer's shared pieces (ref/indexer.c) ------------------------- */
+/* The stages a whole indexer call runs, of one implementation. */
+typedef struct dsv4_indexer_impl {
+    dsv4_status (*project)(const dsv4_indexer_cfg *cfg, const dsv4_indexer_weights *w, size_t T,
+                           const float *qr, float *q);
+    dsv4_status (*weights)(const dsv4_indexer_cfg *cfg, const dsv4_indexer_weights *w, size_t T,
+                           const float *x, float *wts);
+    dsv4_status (*scores)(const dsv4_indexer_cfg *cfg, int64_t pos, size_t T, size_t E,
+                          const float *q, const float *k, const float *wts, float *s);
+    dsv4_status (*topk)(const dsv4_indexer_cfg *cfg, int64_t pos, size_t T, size_t E,
+                        const float *s, int32_t *idx, int32_t *kv);
+} dsv4_indexer_impl;
+/* A whole call (dsv4_ref_indexer) with impl's stages, chunk by chunk of
+ * tokens and one row of scores at a time. */
+dsv4_status dsv4_indexer_with(const dsv4_indexer_impl *impl, const dsv4_indexer_cfg *cfg,
+                              const dsv4_indexer_weights *w, int64_t pos, size_t T, size_t E,
+                              const float *qr, const float *x, const float *k, int32_t *idx,
+                              int32_t *kv);
+/* (I1)'s activation: qr, or its FP8 E4M3 1x128 fake-quant in a malloc'ed
+ * copy (*owned, to free). */
+dsv4_status dsv4_indexer_activation(const dsv4_indexer_cfg *cfg, size_t T, const float *qr,
+                                    const float **a, float **owned);
+/* (I5)'s c = fp32(hd^-1/2 * H^-1/2). */
+float dsv4_indexer_weight_scale(const dsv4_indexer_cfg *cfg);
+/* The ordering of (I7): does (score sa, entry a) come before (sb, b)? */
+int dsv4_indexer_before(float sa, size_t a, float sb, size_t b);
+/* (I8): kv [T, K] from idx [T, K]. */
+void dsv4_indexer_offset(const dsv4_indexer_cfg *cfg, int64_t pos, size_t T, size_t K,
+                         const int32_t *idx, int32_t *kv);
+/* The checks of the topk stage (and of a whole call). */
+dsv4_status dsv4_indexer_topk_check(const dsv4_indexer_cfg *cfg, int64_t pos, size_t T,
+                                    size_t E);
 
 /* ---- SGEMM argument check (ref/gemm.c) ---------------------------------- */
 /* The checks dsv4_ref_sgemm and dsv4_opt_sgemm share (spec/gemm.md): a

@@ -289,6 +289,30 @@ Test(topk, what_ties_do_not_excuse) {
     cr_expect(!r.layout_ok && strstr(r.reason, "topk"), "%s", r.reason);
 }
 
+/* NaN scores rank above every number and tie among themselves
+ * (spec/indexer.md §4.4): the golden list itself passes, another order of
+ * the NaN entries passes as a tie, a number in place of a NaN does not. */
+Test(topk, nan_scores_tie_among_themselves) {
+    float s[6] = {0.5f, NAN, 0.25f, NAN, 0.75f, 0.125f};
+    dsv4_tensor sc = f32_tensor("s", s, 6);
+    sc.rank = 2;
+    sc.shape[0] = 1;
+    sc.shape[1] = 6;
+    int32_t gold[3] = {1, 3, 4}, other[3] = {3, 1, 4}, bad[3] = {1, 4, 3};
+    dsv4_tensor g = i32_tensor("t", gold, 1, 3), o = i32_tensor("t", other, 1, 3);
+    dsv4_tensor b = i32_tensor("t", bad, 1, 3);
+    dsv4_tol_rule any = topk_rule(&sc, DSV4_TIES_UNSPECIFIED);
+    dsv4_cmp r;
+    dsv4_compare(&g, &g, &any, &r);
+    cr_expect(dsv4_cmp_passed(&r) && r.tie_rows == 0 && r.max_abs == 0.0, "first %zu, max %g",
+              r.first_index, r.max_abs);
+    dsv4_compare(&o, &g, &any, &r);
+    cr_expect(dsv4_cmp_passed(&r) && r.tie_rows == 1, "first %zu", r.first_index);
+    dsv4_compare(&b, &g, &any, &r);
+    cr_expect_eq(r.mismatches, 2);
+    cr_expect_eq(r.first_index, 1);
+}
+
 /* ---- parsing and binding -------------------------------------------------------------------- */
 Test(tolerance, parse_format_json_round_trip) {
     static const char *const texts[] = {

@@ -72,7 +72,7 @@ static void check_stage(const dsv4_st *cand, const dsv4_st *gold, const dsv4_gol
         }
         provided++;
         dsv4_compare(c, dsv4_st_find(gold, name), rule, &r);
-        tie_rows += r.tie_rows;
+        if (r.tie_rows > tie_rows) tie_rows = r.tie_rows; /* the rows of one stage */
         if (dsv4_cmp_passed(&r) || !pass) continue;
         pass = 0;
         note_divergence(v, label, name, &r);

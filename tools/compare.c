@@ -85,6 +85,16 @@ dsv4_status dsv4_tol_parse(const dsv4_json *j, dsv4_tol_rule *r, char *err, size
         r->kind = DSV4_TOL_TOPK;
         st = rule_name(j, "topk", "scores", 1, &r->scores, err, errlen);
         if (st == DSV4_OK) st = rule_ties(j, r, err, errlen);
+        const dsv4_json *off = dsv4_json_get(j, "offset");
+        if (st == DSV4_OK && off) {
+            if (off->type != DSV4_JSON_NUMBER || !off->is_uint || off->u > (uint64_t)INT32_MAX) {
+                snprintf(err, errlen, "topk tolerance: \"offset\" must be an integer in "
+                         "[0, 2^31)");
+                st = DSV4_E_FORMAT;
+            } else {
+                r->offset = (size_t)off->u;
+            }
+        }
     } else {
         snprintf(err, errlen,
                  "unknown tolerance kind \"%s\" (exact, abs_rel, bf16_boundary, topk)",
@@ -139,8 +149,9 @@ void dsv4_tol_format(const dsv4_tol_rule *r, char *buf, size_t len) {
             snprintf(buf, len, "bf16b:abs=%.3g,rel=%.3g", r->abs, r->rel);
         break;
     case DSV4_TOL_TOPK:
-        snprintf(buf, len, "topk:%s", r->ties == DSV4_TIES_UNSPECIFIED ? "ties-unspecified"
-                                                                       : "lower_index");
+        snprintf(buf, len, "topk:%s%s", r->ties == DSV4_TIES_UNSPECIFIED ? "ties-unspecified"
+                                                                         : "lower_index",
+                 r->offset ? "+off" : "");
         break;
     }
 }
@@ -154,6 +165,7 @@ void dsv4_tol_json(const dsv4_tol_rule *r, dsv4_sbuf *b) {
         dsv4_sbuf_json_string(b, r->scores ? r->scores : "");
         dsv4_sbuf_puts(b, ",\"ties\":");
         dsv4_sbuf_json_string(b, tie_names[r->ties == DSV4_TIES_UNSPECIFIED]);
+        if (r->offset) dsv4_sbuf_printf(b, ",\"offset\":%zu", r->offset);
     } else if (r->kind == DSV4_TOL_BF16_BOUNDARY && r->tol) {
         dsv4_sbuf_puts(b, ",\"tol\":");
         dsv4_sbuf_json_string(b, r->tol);
@@ -428,18 +440,23 @@ static void compare_topk_ties(const dsv4_tensor *got, const dsv4_tensor *exp,
         for (size_t p = 0; p < k; p++) {
             size_t i = row * k + p;
             int32_t gi = i32_at(got, i), xi = i32_at(exp, i);
+            /* score columns: the index less the offset (-1 and below stay invalid) */
+            int64_t gc = gi < 0 ? -1 : (int64_t)gi - (int64_t)r->offset;
+            int64_t xc = xi < 0 ? -1 : (int64_t)xi - (int64_t)r->offset;
             differs |= gi != xi;
             int ok;
             if (xi < 0) {
                 ok = gi == xi;
             } else {
-                ok = gi >= 0 && (size_t)gi < n && seen[gi] != row + 1;
+                ok = gc >= 0 && (size_t)gc < n && seen[gc] != row + 1;
                 if (ok) {
-                    seen[gi] = row + 1;
-                    double sg = f32_at(sc, row * n + (size_t)gi);
-                    double sx = (size_t)xi < n ? f32_at(sc, row * n + (size_t)xi) : NAN;
-                    ok = sg == sx;
-                    double d = fabs(sg - sx);
+                    seen[gc] = row + 1;
+                    double sg = f32_at(sc, row * n + (size_t)gc);
+                    double sx = xc >= 0 && (size_t)xc < n ? f32_at(sc, row * n + (size_t)xc) : NAN;
+                    /* NaN scores rank together (spec/golden.md §5) */
+                    int both_nan = isnan(sg) && isnan(sx) && xc >= 0 && (size_t)xc < n;
+                    ok = sg == sx || both_nan;
+                    double d = both_nan ? 0.0 : fabs(sg - sx);
                     if (!(d <= c->max_abs)) c->max_abs = isnan(d) ? INFINITY : d;
                 }
             }

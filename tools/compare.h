@@ -19,9 +19,12 @@
  *             ties "unspecified", a row passes when, position by position,
  *             the candidate's entry is -1 exactly where the golden one is,
  *             and otherwise an entry in [0, n), distinct within the row,
- *             whose score equals (as a value) the score of the golden entry
- *             at that position: the candidate may order, and choose among,
- *             exactly tied entries differently, nothing else.
+ *             whose score equals (as a value; a NaN equals only a NaN) the
+ *             score of the golden entry at that position: the candidate may
+ *             order, and choose among, exactly tied entries differently,
+ *             nothing else.  With an
+ *             offset N, an index v >= 0 names score column v - N (indices
+ *             into a KV whose first N rows are not scored).
  * The result records the worst errors and the first mismatch, so that
  * `dsv4 check` can name where an implementation first diverges. */
 #ifndef DSV4_COMPARE_H
@@ -55,6 +58,7 @@ typedef struct dsv4_tol_rule {
     char *tol;                 /* bf16_boundary: per-element tolerances, NULL = abs/rel */
     char *scores;              /* topk: the scores the indices refer to */
     dsv4_ties ties;            /* topk */
+    size_t offset;             /* topk: index v names score column v - offset */
     const dsv4_tensor *ref_t;  /* the named tensors, found by dsv4_tol_bind */
     const dsv4_tensor *tol_t;
     const dsv4_tensor *scores_t;
@@ -78,7 +82,8 @@ typedef struct dsv4_cmp {
 /* Parse a rule: {"kind":"exact"}, {"kind":"abs_rel","abs":A,"rel":R}
  * (A, R >= 0), {"kind":"bf16_boundary","abs":A,"rel":R,"ref":NAME},
  * {"kind":"bf16_boundary","tol":NAME,"ref":NAME}, or
- * {"kind":"topk","scores":NAME,"ties":"lower_index"|"unspecified"}.  Tensor
+ * {"kind":"topk","scores":NAME,"ties":"lower_index"|"unspecified"} with an
+ * optional "offset": N (an integer >= 0, default 0).  Tensor
  * names are not resolved here: see dsv4_tol_bind. */
 dsv4_status dsv4_tol_parse(const dsv4_json *j, dsv4_tol_rule *r, char *err, size_t errlen);
 void dsv4_tol_free(dsv4_tol_rule *r);

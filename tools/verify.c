@@ -54,7 +54,7 @@ static void compare_stage(FILE *out, tally *t, const dsv4_st *gold, const dsv4_g
         }
         dsv4_compare(gt, xt, rule, &r);
         if (r.max_abs > max_abs || isnan(r.max_abs)) max_abs = r.max_abs;
-        tie_rows += r.tie_rows;
+        if (r.tie_rows > tie_rows) tie_rows = r.tie_rows; /* the rows of one stage */
         if (dsv4_cmp_passed(&r) || !pass) continue;
         pass = 0;
         if (!r.layout_ok)

@@ -19,6 +19,7 @@
 #include "exact.h"
 #include "golden_io.h"
 #include "hadamard.h"
+#include "indexer.h"
 #include "mhc.h"
 #include "muon.h"
 #include "norm.h"
@@ -41,6 +42,7 @@ static const og_op *const g_ops[] = {
     &og_op_newton_schulz, &og_op_muon_step, &og_op_adamw_step,
     &og_op_rope, &og_op_hadamard, &og_op_rms_norm,
     &og_op_compressor,
+    &og_op_indexer,
 };
 #define N_OPS (sizeof g_ops / sizeof g_ops[0])
 
