@@ -624,6 +624,10 @@ DSV4_API dsv4_status dsv4_ref_sparse_attn(const dsv4_sparse_attn_cfg *cfg, size_
                                           size_t K, const float *q, const float *kv,
                                           const float *sink, const int32_t *idx, float *o,
                                           float *lse);
+DSV4_API dsv4_status dsv4_opt_sparse_attn(const dsv4_sparse_attn_cfg *cfg, size_t T, size_t N,
+                                          size_t K, const float *q, const float *kv,
+                                          const float *sink, const int32_t *idx, float *o,
+                                          float *lse);
 
 #ifdef __cplusplus
 }
