@@ -1,13 +1,20 @@
 /* test_sparse_attn.c - the reference sparse attention (spec/sparse_attn.md):
- * the worked values of §6, the special values of §2, the scale of §1 and
- * bad input.  Each assertion names the trap of §8 it guards against:
+ * the worked values of §6, the special values of §2, the scale of §1, bad
+ * input, the golden files (ref and opt through `dsv4 verify`), and V4's
+ * kernel order of §4 emulated here against the golden tolerances.  Each
+ * assertion names the trap of §8 it guards against:
  *   S1 the sink multiplied by the scale
  *   S2 the sink in the numerator, as a key with a value
  *   S3 the sink dropped
  *   S4 repeated entries removed
  *   S5 an out-of-range index clamped instead of skipped
- *   S6 lse with the sink in it */
+ *   S6 lse with the sink in it
+ *   S7 V4's order with the logits rounded to bf16 */
 #include "dsv4.h"
+
+#include "cli.h"
+#include "cli_call.h"
+#include "golden.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -262,4 +269,204 @@ Test(args, statuses) {
     cr_assert_eq(dsv4_ref_sparse_attn(&ok, 1, 2, 0, q, kv, sink, NULL, o, lse), DSV4_OK,
                  "K = 0: idx not read");
     cr_assert(isinf(lse[0]) && lse[0] < 0);
+}
+
+/* ---- golden files ------------------------------------------------------------------------ */
+static const char *const CASES[] = {"random", "duplicates", "empty_list", "no_kv",
+                                    "invalid_rows", "sinks", "nonfinite", "peaked",
+                                    "sharp", "odd", "v4_flash_decode"};
+#define N_CASES (sizeof CASES / sizeof CASES[0])
+
+static void golden_path(size_t c, char *buf, size_t len) {
+    const char *env = getenv("DSV4_GOLDEN_DIR"), *dir = env && *env ? env : "golden";
+    snprintf(buf, len, "%s/sparse_attn.%s.safetensors", dir, CASES[c]);
+}
+
+/* ref and opt (the active ISA), stage and end to end. */
+Test(golden, verify, .timeout = 300) {
+    for (size_t c = 0; c < N_CASES; c++) {
+        char path[512];
+        golden_path(c, path, sizeof path);
+        result r = call(dsv4_cli_verify, "verify", path, NULL);
+        cr_expect_eq(r.rc, 0, "%s%s", r.out, r.err);
+        result_free(&r);
+    }
+}
+
+/* ---- V4's kernel order (§4), emulated ----------------------------------------------------- */
+typedef enum v4_variant {
+    V4_ORDER,       /* V4's order, rounding as its kernel does */
+    V4_LOGITS_BF16, /* S7: the logits rounded to bf16 */
+    V4_SINK_SCALED, /* S1 */
+    V4_SINK_VALUE,  /* S2: the sink carries the first valid row as a value */
+    V4_SINK_DROPPED,/* S3 */
+    V4_DEDUP,       /* S4 */
+    V4_CLAMP,       /* S5 */
+    V4_LSE_SINK,    /* S6 */
+    V4_VARIANTS
+} v4_variant;
+
+static const char *const VARIANT_NAME[V4_VARIANTS] = {
+    "V4's order", "S7 logits in bf16", "S1 sink scaled", "S2 sink with a value",
+    "S3 sink dropped", "S4 repeats removed", "S5 invalid clamped", "S6 sink in lse"};
+
+/* CUDA's fast __expf: 2^RN32(x * RN32(log2 e)), the power itself exact
+ * (ex2.approx adds 2 ulps at most; the rounding of its argument dominates). */
+static float fast_exp(float x) {
+    float y = x * 1.44269504f;
+    return (float)dsv4_exp_d((double)y * 0.69314718055994530942);
+}
+
+/* One token, all heads, in V4's order: blocks of 64 slots, running fp32
+ * maximum and sum, P rounded to bf16 before P.V, the sink after the last
+ * block.  The definition's special values are kept (an empty list gives 0
+ * and -Inf, a non-finite logit NaN: §4 lists where V4's kernel differs). */
+static void v4_token(const dsv4_sparse_attn_cfg *cfg, size_t N, size_t K, const float *q,
+                     const float *kv, const float *sink, const int32_t *idx, float *o, float *lse,
+                     v4_variant v) {
+    size_t H = cfg->n_heads, D = cfg->head_dim;
+    int32_t *slot = malloc((K + 64) * sizeof *slot);
+    float *acc = malloc(D * sizeof *acc);
+    cr_assert(slot && acc);
+    size_t n = 0, first = 0;
+    for (size_t e = 0; e < K; e++) {
+        int32_t r = idx[e];
+        int ok = r >= 0 && (size_t)r < N;
+        if (v == V4_CLAMP && N > 0 && !ok) {
+            r = r < 0 ? 0 : (int32_t)N - 1;
+            ok = 1;
+        }
+        if (ok && v == V4_DEDUP)
+            for (size_t f = 0; f < e; f++)
+                if (slot[f] == r) ok = 0;
+        slot[e] = ok ? r : -1;
+        if (ok && n++ == 0) first = (size_t)r;
+    }
+    for (size_t h = 0; h < H; h++) {
+        const float *qh = q + h * D;
+        float *oh = o + h * D;
+        if (n == 0) {
+            for (size_t i = 0; i < D; i++) oh[i] = 0.0f;
+            lse[h] = -INFINITY;
+            continue;
+        }
+        float m = -INFINITY, sum = 0.0f;
+        int bad = 0;
+        for (size_t i = 0; i < D; i++) acc[i] = 0.0f;
+        for (size_t b = 0; b < K; b += 64) {
+            float l[64], p[64], mb = m;
+            for (size_t j = 0; j < 64; j++) {
+                int32_t r = b + j < K ? slot[b + j] : -1;
+                if (r < 0) {
+                    l[j] = -INFINITY;
+                    continue;
+                }
+                float dot = 0.0f;
+                for (size_t d = 0; d < D; d++) dot += qh[d] * kv[(size_t)r * D + d];
+                l[j] = dot * cfg->scale;
+                if (!isfinite(l[j])) bad = 1;
+                if (v == V4_LOGITS_BF16) l[j] = bf16(l[j]);
+                if (l[j] > mb) mb = l[j];
+            }
+            if (mb == -INFINITY) continue; /* a block of -1 after valid ones changes nothing */
+            float alpha = fast_exp(m - mb), bsum = 0.0f;
+            for (size_t j = 0; j < 64; j++) {
+                p[j] = l[j] == -INFINITY ? 0.0f : fast_exp(l[j] - mb);
+                bsum += p[j];
+            }
+            sum = sum * alpha + bsum;
+            for (size_t i = 0; i < D; i++) {
+                float a = acc[i] * alpha;
+                for (size_t j = 0; j < 64; j++)
+                    if (p[j] != 0.0f) a += bf16(p[j]) * kv[(size_t)slot[b + j] * D + i];
+                acc[i] = a;
+            }
+            m = mb;
+        }
+        if (bad) {
+            for (size_t i = 0; i < D; i++) oh[i] = NAN;
+            lse[h] = NAN;
+            continue;
+        }
+        float s = v == V4_SINK_SCALED ? sink[h] * cfg->scale : sink[h];
+        float es = fast_exp(s - m), total = v == V4_SINK_DROPPED ? sum : sum + es;
+        lse[h] = m + logf(v == V4_LSE_SINK ? total : sum);
+        for (size_t i = 0; i < D; i++) {
+            float a = acc[i];
+            if (v == V4_SINK_VALUE) a += bf16(es) * kv[first * D + i];
+            oh[i] = bf16(a / total);
+        }
+    }
+    free(slot);
+    free(acc);
+}
+
+/* Whether variant v, on golden case c, passes the file's tolerances (both
+ * outputs); a message for the failures. */
+static int v4_passes(size_t c, v4_variant v, char *why, size_t len) {
+    char path[512], err[256];
+    golden_path(c, path, sizeof path);
+    dsv4_st gold = {0};
+    dsv4_golden g;
+    cr_assert_eq(dsv4_st_read(path, &gold, err, sizeof err), DSV4_OK, "%s", err);
+    cr_assert_eq(dsv4_golden_load(&gold, &g, err, sizeof err), DSV4_OK, "%s", err);
+    const dsv4_tensor *tq = dsv4_st_find(&gold, "in.q"), *tkv = dsv4_st_find(&gold, "in.kv"),
+                      *ts = dsv4_st_find(&gold, "in.sink"), *ti = dsv4_st_find(&gold, "in.idx");
+    const dsv4_sparse_attn_cfg *cfg = g.cfg.params;
+    size_t T = tq->shape[0], H = cfg->n_heads, D = cfg->head_dim, N = tkv->shape[0],
+           K = ti->shape[1];
+    dsv4_tensor out[2] = {{.name = "attn.o", .dtype = DSV4_DT_F32, .rank = 3,
+                           .shape = {T, H, D}, .nbytes = T * H * D * 4},
+                          {.name = "attn.lse", .dtype = DSV4_DT_F32, .rank = 2, .shape = {T, H},
+                           .nbytes = T * H * 4}};
+    float *o = malloc(out[0].nbytes + 4), *lse = malloc(out[1].nbytes + 4);
+    cr_assert(o && lse);
+    for (size_t t = 0; t < T; t++)
+        v4_token(cfg, N, K, (const float *)tq->data + t * H * D, tkv->data, ts->data,
+                 (const int32_t *)ti->data + t * K, o + t * H * D, lse + t * H, v);
+    out[0].data = o;
+    out[1].data = lse;
+    int pass = 1;
+    why[0] = '\0';
+    for (size_t k = 0; k < 2; k++) {
+        dsv4_cmp r;
+        dsv4_compare(&out[k], dsv4_st_find(&gold, out[k].name), dsv4_golden_rule(&g, 0, 0, k), &r);
+        if (dsv4_cmp_passed(&r)) continue;
+        pass = 0;
+        size_t w = strlen(why);
+        snprintf(why + w, len - w, "%s: %zu of %zu differ, first %s got %s expected %s; ",
+                 out[k].name, r.mismatches, r.n, r.first_at, r.first_got, r.first_exp);
+    }
+    free(o);
+    free(lse);
+    dsv4_golden_free(&g);
+    dsv4_st_free(&gold);
+    return pass;
+}
+
+/* §5's bound covers V4's order on every golden case (the absolute term
+ * included: `sinks` has a head whose exp(sink - max) overflows fp32). */
+Test(v4_order, within_the_golden_tolerances, .timeout = 600) {
+    for (size_t c = 0; c < N_CASES; c++) {
+        char why[1024];
+        cr_expect(v4_passes(c, V4_ORDER, why, sizeof why), "V4's order fails %s: %s", CASES[c],
+                  why);
+    }
+}
+
+/* Each wrong variant fails the golden case that targets it. */
+Test(v4_order, wrong_variants_fail, .timeout = 600) {
+    static const struct { v4_variant v; const char *file; } expect_fail[] = {
+        {V4_LOGITS_BF16, "sharp"},   {V4_SINK_SCALED, "random"},   {V4_SINK_SCALED, "sinks"},
+        {V4_SINK_VALUE, "random"},   {V4_SINK_DROPPED, "random"},  {V4_SINK_DROPPED, "odd"},
+        {V4_DEDUP, "duplicates"},    {V4_CLAMP, "random"},         {V4_CLAMP, "invalid_rows"},
+        {V4_LSE_SINK, "random"},     {V4_LSE_SINK, "sharp"},
+    };
+    for (size_t i = 0; i < sizeof expect_fail / sizeof expect_fail[0]; i++) {
+        size_t c = 0;
+        while (c < N_CASES && strcmp(CASES[c], expect_fail[i].file) != 0) c++;
+        char why[1024];
+        cr_expect(!v4_passes(c, expect_fail[i].v, why, sizeof why), "%s passes %s",
+                  VARIANT_NAME[expect_fail[i].v], CASES[c]);
+    }
 }

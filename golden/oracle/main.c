@@ -23,6 +23,7 @@
 #include "norm.h"
 #include "numfmt.h"
 #include "rope.h"
+#include "sparse_attn_oracle.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ static const og_op *const g_ops[] = {
     &og_op_hc_head,
     &og_op_newton_schulz, &og_op_muon_step, &og_op_adamw_step,
     &og_op_rope, &og_op_hadamard, &og_op_rms_norm,
+    &og_op_sparse_attn,
 };
 #define N_OPS (sizeof g_ops / sizeof g_ops[0])
 
