@@ -23,6 +23,7 @@
  * other tokens of the call change a bit; every kernel of every ISA computes
  * that same sequence. */
 #include "kernels.h"
+#include "policy.h"
 #include "sparse_attn.h"
 
 #include <math.h>
@@ -58,7 +59,8 @@ typedef struct attn_scratch {
     const float **rows;
 } attn_scratch;
 
-static size_t slot_floats(size_t D, size_t hp) {
+/* Floats of one slot's scratch, from one slot's part to the next. */
+static size_t slot_size(size_t D, size_t hp) {
     size_t floats = D * hp + (DSV4_ATTN_BLOCK + DSV4_ATTN_ROW_PAD) * hp + hp * D + 4 * hp + D;
     return dsv4_thread_stride(round_up(floats, 16));
 }
@@ -99,7 +101,7 @@ static void finish_head(const attn_job *j, const attn_scratch *s, size_t n, size
         return;
     }
     if (isnan(s->bad[h])) { /* a NaN or infinite logit */
-        float nan = dsv4_f32_from_bits(0x7FC00000u);
+        float nan = dsv4_f32_from_bits(DSV4_POLICY_BF16_NAN << 16);
         for (size_t i = 0; i < D; i++) o[i] = nan;
         *lse = nan;
         return;
@@ -167,7 +169,7 @@ dsv4_status dsv4_opt_sparse_attn(const dsv4_sparse_attn_cfg *cfg, size_t T, size
     size_t threads = (size_t)dsv4_threads_get();
     plan(&j, threads);
     size_t slots = min_sz(threads, T * j.groups);
-    j.slot_floats = slot_floats(j.D, j.hp);
+    j.slot_floats = slot_size(j.D, j.hp);
     size_t floats, ptrs;
     if (!dsv4_mul_ok(slots, j.slot_floats, &floats) || floats > SIZE_MAX / sizeof(float) ||
         !dsv4_mul_ok(slots, K + DSV4_ATTN_ROW_PAD, &ptrs) || ptrs > SIZE_MAX / sizeof(float *))

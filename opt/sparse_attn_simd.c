@@ -229,6 +229,8 @@ static void accumulate(float *O, size_t nh, size_t D, const float *p, size_t hp,
 }
 
 /* ---- the bf16 output -------------------------------------------------------------- */
+/* Rounded to nearest even on the bits; a NaN becomes bf16's canonical NaN
+ * (spec/formats.md P1), as dsv4_round_bf16 gives. */
 static void finish(const float *O, size_t D, float f, float *out) {
     const vf fv = vf_set1(f);
     for (size_t i = 0; i < D; i += W) {
