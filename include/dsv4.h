@@ -777,6 +777,50 @@ DSV4_API dsv4_status dsv4_ref_indexer_topk(const dsv4_indexer_cfg *cfg, int64_t 
                                            size_t E, const float *s, int32_t *idx, int32_t *kv);
 DSV4_API dsv4_status dsv4_opt_indexer_topk(const dsv4_indexer_cfg *cfg, int64_t pos, size_t T,
                                            size_t E, const float *s, int32_t *idx, int32_t *kv);
+/* Sparse attention with a sink (spec/sparse_attn.md)                        */
+/* ------------------------------------------------------------------------ */
+typedef struct dsv4_sparse_attn_cfg {
+    size_t n_heads;  /* H, query heads (V4-Flash 64, V4-Pro 128), >= 1 */
+    size_t head_dim; /* D, width of a query head and of a KV row (V4: 512), >= 1 */
+    float scale;     /* multiplies q.k; finite (V4: fp32(head_dim^-0.5)) */
+} dsv4_sparse_attn_cfg;
+
+/* V4's two attention shapes; 0x1.6a09e6p-5f = fp32(512^-0.5) (0x3D3504F3). */
+#define DSV4_SPARSE_ATTN_V4_FLASH {.n_heads = 64, .head_dim = 512, .scale = 0x1.6a09e6p-5f}
+#define DSV4_SPARSE_ATTN_V4_PRO {.n_heads = 128, .head_dim = 512, .scale = 0x1.6a09e6p-5f}
+
+/* V4's softmax scale for a head width d: d^-1/2 rounded once to fp32
+ * (correctly rounded for every d in [1, 2^53); 0 gives +Inf). */
+DSV4_API float dsv4_sparse_attn_scale(size_t head_dim);
+
+/* For each token t and head h, the softmax over the rows of kv that idx[t]
+ * names, with the sink as an extra logit in the denominator only:
+ *   J = the entries j of idx[t] with 0 <= idx[t][j] < N (others skipped,
+ *       a repeated row counted once per entry), l_j = scale * q[t][h] . kv[idx[t][j]],
+ *   o[t][h] = bf16( sum_J e^l_j kv[idx[t][j]] / (sum_J e^l_j + e^sink[h]) ),
+ *   lse[t][h] = ln sum_J e^l_j (fp32; the sink is not in it).
+ * q [T, H, D], kv [N, D] (one row is both key and value), sink [H],
+ * idx [T, K] -> o [T, H, D] (bf16 values), lse [T, H] (may be NULL).
+ * A row with no valid entry gives o = 0 and lse = -Inf whatever the sink; a
+ * non-finite logit in J gives NaN in all of o[t][h] and lse[t][h]; a NaN
+ * sink gives NaN in o[t][h] (lse keeps its value); sink +Inf gives o = 0,
+ * -Inf the plain softmax.  T = 0 is an empty call; K = 0 or N = 0 make
+ * every row empty.  o may equal q; no other overlap.  Bad input:
+ * DSV4_E_NULL (cfg, or a needed pointer), DSV4_E_ARG (n_heads or head_dim
+ * 0, scale not finite), DSV4_E_OVERFLOW (a size of T*H*D, N*D or T*K
+ * elements or bytes beyond size_t); nothing is written then.
+ * ref: the exact formula in double (spec/sparse_attn.md §3).  opt: fp32
+ * with an online softmax over blocks of 64 valid rows, vectorized and
+ * threaded; the same bits on every ISA and thread count, and for a token
+ * whatever the other tokens of the call; within the tolerance of §5. */
+DSV4_API dsv4_status dsv4_ref_sparse_attn(const dsv4_sparse_attn_cfg *cfg, size_t T, size_t N,
+                                          size_t K, const float *q, const float *kv,
+                                          const float *sink, const int32_t *idx, float *o,
+                                          float *lse);
+DSV4_API dsv4_status dsv4_opt_sparse_attn(const dsv4_sparse_attn_cfg *cfg, size_t T, size_t N,
+                                          size_t K, const float *q, const float *kv,
+                                          const float *sink, const int32_t *idx, float *o,
+                                          float *lse);
 
 #ifdef __cplusplus
 }

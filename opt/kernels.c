@@ -4,13 +4,14 @@
 static const dsv4_kernels tables[DSV4_ISA_COUNT] = {
     [DSV4_ISA_SCALAR] = {&dsv4_fmt_kernels_scalar, &dsv4_mhc_kernels_scalar,
                          &dsv4_gemm_kernels_scalar, &dsv4_adamw_kernels_scalar,
-                         &dsv4_elementary_kernels_scalar},
+                         &dsv4_elementary_kernels_scalar, &dsv4_attn_kernels_scalar},
 #if defined(__x86_64__)
     [DSV4_ISA_AVX2] = {&dsv4_fmt_kernels_avx2, &dsv4_mhc_kernels_avx2, &dsv4_gemm_kernels_avx2,
-                       &dsv4_adamw_kernels_avx2, &dsv4_elementary_kernels_avx2},
+                       &dsv4_adamw_kernels_avx2, &dsv4_elementary_kernels_avx2,
+                       &dsv4_attn_kernels_avx2},
     [DSV4_ISA_AVX512] = {&dsv4_fmt_kernels_avx512, &dsv4_mhc_kernels_avx512,
                          &dsv4_gemm_kernels_avx512, &dsv4_adamw_kernels_avx512,
-                         &dsv4_elementary_kernels_avx512},
+                         &dsv4_elementary_kernels_avx512, &dsv4_attn_kernels_avx512},
 #endif
 };
 

@@ -1,7 +1,8 @@
 /* kernels.h - the one kernel selector of opt/ (not installed).
  *
  * Each operator family has a table type listing its kernels (formats_kernels.h,
- * mhc_kernels.h, gemm_kernels.h, adamw_kernels.h, elementary_kernels.h), with
+ * mhc_kernels.h, gemm_kernels.h, adamw_kernels.h, elementary_kernels.h,
+ * sparse_attn_kernels.h), with
  * one instance per ISA.
  * dsv4_kernels gathers the instances of one ISA, and dsv4_kernels_for(isa)
  * (opt/kernels.c) is the only place that maps an ISA to them: every entry
@@ -16,6 +17,7 @@
 #include "formats_kernels.h"
 #include "gemm_kernels.h"
 #include "mhc_kernels.h"
+#include "sparse_attn_kernels.h"
 
 typedef struct dsv4_kernels {
     const dsv4_fmt_kernels *formats;
@@ -23,6 +25,7 @@ typedef struct dsv4_kernels {
     const dsv4_gemm_kernels *gemm;
     const dsv4_adamw_kernels *adamw;
     const dsv4_elementary_kernels *elementary;
+    const dsv4_attn_kernels *attn;
 } dsv4_kernels;
 
 /* The tables of an ISA; the scalar ones for a value this build has no

@@ -9,6 +9,7 @@
  * copy bandwidth, and the issue's targets: on one thread, input bandwidth
  * >= 0.5 x copy bandwidth and opt >= 8 x ref. */
 #include "cli.h"
+#include "bench_attn.h"
 #include "bench_muon.h"
 #include "machine.h"
 #include "registry.h"
@@ -483,6 +484,7 @@ int dsv4_cli_bench(int argc, char **argv, FILE *out, FILE *err) {
     bench_gemm(&x);
     bench_mhc(&x);
     x.errors += dsv4_bench_muon(x.m, x.quick, x.out);
+    x.errors += dsv4_bench_attn(x.m, x.quick, x.out);
     dsv4_threads_set(all);
     free_bufs(&b);
     return x.errors ? DSV4_EXIT_FAIL : DSV4_EXIT_OK;

@@ -13,7 +13,7 @@ extern const dsv4_op dsv4_op_cast, dsv4_op_quant;
 extern const dsv4_op dsv4_op_hc_pre, dsv4_op_sinkhorn, dsv4_op_hc_post, dsv4_op_hc_head;
 extern const dsv4_op dsv4_op_newton_schulz, dsv4_op_muon_step, dsv4_op_adamw_step;
 extern const dsv4_op dsv4_op_rope, dsv4_op_hadamard, dsv4_op_rms_norm;
-extern const dsv4_op dsv4_op_compressor, dsv4_op_indexer;
+extern const dsv4_op dsv4_op_compressor, dsv4_op_indexer, dsv4_op_sparse_attn;
 
 /* The table: one line per operator, in the order `dsv4 list` shows them. */
 static const dsv4_op *const op_table[] = {
@@ -21,7 +21,7 @@ static const dsv4_op *const op_table[] = {
     &dsv4_op_hc_pre,        &dsv4_op_sinkhorn,  &dsv4_op_hc_post, &dsv4_op_hc_head,
     &dsv4_op_newton_schulz, &dsv4_op_muon_step, &dsv4_op_adamw_step,
     &dsv4_op_rope,          &dsv4_op_hadamard,  &dsv4_op_rms_norm,
-    &dsv4_op_compressor,    &dsv4_op_indexer,
+    &dsv4_op_compressor,    &dsv4_op_indexer,   &dsv4_op_sparse_attn,
 };
 
 size_t dsv4_op_count(void) { return sizeof op_table / sizeof op_table[0]; }

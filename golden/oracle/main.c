@@ -25,6 +25,7 @@
 #include "norm.h"
 #include "numfmt.h"
 #include "rope.h"
+#include "sparse_attn_oracle.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@ static const og_op *const g_ops[] = {
     &og_op_rope, &og_op_hadamard, &og_op_rms_norm,
     &og_op_compressor,
     &og_op_indexer,
+    &og_op_sparse_attn,
 };
 #define N_OPS (sizeof g_ops / sizeof g_ops[0])
 
